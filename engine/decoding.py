@@ -1,0 +1,61 @@
+"""Span decoding and the clip-index <-> seconds conversions (SPEC §2.4)."""
+
+from __future__ import annotations
+
+import torch
+
+from kernels.checks import check_mask, check_tensor
+
+
+def span_scores(
+    start_logits: torch.Tensor, end_logits: torch.Tensor, mask: torch.Tensor, max_len: int | None = None
+) -> torch.Tensor:
+    """(B, T, T) joint scores ``P_s(s) * P_e(e)`` on valid ``s <= e < s + max_len``, -1 elsewhere."""
+    B, T = check_tensor("start_logits", start_logits, 2).shape
+    check_tensor("end_logits", end_logits, 2, shape=(B, T))
+    valid = check_mask("mask", mask, B, T)
+    if max_len is not None and max_len < 1:
+        raise ValueError(f"max_len must be >= 1 clip, got {max_len}")
+    p_s = start_logits.float().masked_fill(~valid, float("-inf")).softmax(-1)
+    p_e = end_logits.float().masked_fill(~valid, float("-inf")).softmax(-1)
+    joint = p_s.unsqueeze(2) * p_e.unsqueeze(1)
+    idx = torch.arange(T, device=joint.device)
+    width = idx[None, :] - idx[:, None]  # e - s
+    allowed = (width >= 0) & (width < (max_len if max_len is not None else T))
+    allowed = allowed & valid[:, :, None] & valid[:, None, :]
+    return joint.masked_fill(~allowed, -1.0)
+
+
+def topk_spans(
+    start_logits: torch.Tensor, end_logits: torch.Tensor, mask: torch.Tensor, k: int = 1, max_len: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The k best (start_idx, end_idx, score), each (B, k), best first."""
+    joint = span_scores(start_logits, end_logits, mask, max_len)
+    T = joint.shape[-1]
+    score, flat = joint.flatten(1).topk(min(k, T * T), dim=1)
+    return flat // T, flat % T, score
+
+
+def decode_spans(
+    start_logits: torch.Tensor, end_logits: torch.Tensor, mask: torch.Tensor, max_len: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``argmax_{s <= e} P_s(s) * P_e(e)`` per sample: (start_idx, end_idx, score), each (B,)."""
+    s, e, score = topk_spans(start_logits, end_logits, mask, 1, max_len)
+    return s[:, 0], e[:, 0], score[:, 0]
+
+
+def index_to_seconds(start_idx: torch.Tensor, end_idx: torch.Tensor, num_clips: torch.Tensor, duration: torch.Tensor):
+    """Clip indices -> seconds: ``t_s = s * dur / L``, ``t_e = (e + 1) * dur / L``."""
+    scale = duration.double() / num_clips.double()
+    return start_idx.double() * scale, (end_idx.double() + 1) * scale
+
+
+def seconds_to_index(start_s: float, end_s: float, num_clips: int, duration: float) -> tuple[int, int]:
+    """Seconds -> label clip indices: ``s = int(st*L/dur)``, ``e = min(int(et*L/dur), L-1)``, ``s <= e``."""
+    if duration <= 0:
+        raise ValueError(f"duration must be positive, got {duration}")
+    if num_clips < 1:
+        raise ValueError(f"num_clips must be >= 1, got {num_clips}")
+    s = max(int(start_s * num_clips / duration), 0)
+    e = min(int(end_s * num_clips / duration), num_clips - 1)
+    return min(s, e), e

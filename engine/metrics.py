@@ -1,0 +1,35 @@
+"""R@1 at IoU thresholds and mIoU, in percent (SPEC §2.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+IOU_THRESHOLDS = (0.3, 0.5, 0.7)
+
+
+def temporal_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(n, 2), (n, 2) seconds -> (n,) IoU of the intervals (0 when they do not overlap)."""
+    inter = np.clip(np.minimum(pred[:, 1], gt[:, 1]) - np.maximum(pred[:, 0], gt[:, 0]), 0.0, None)
+    union = np.maximum(pred[:, 1], gt[:, 1]) - np.minimum(pred[:, 0], gt[:, 0])
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def evaluate(pred_seconds, gt_seconds, durations) -> dict[str, float]:
+    """R1@{0.3,0.5,0.7} (IoU >= threshold counts) and mIoU, in percent.
+
+    Both intervals are clipped to [0, duration] before the IoU.
+    """
+    pred = np.asarray(pred_seconds, dtype=np.float64).reshape(-1, 2)
+    gt = np.asarray(gt_seconds, dtype=np.float64).reshape(-1, 2)
+    dur = np.asarray(durations, dtype=np.float64).reshape(-1)
+    if not (len(pred) == len(gt) == len(dur)) or len(pred) == 0:
+        raise ValueError(
+            f"evaluate: need equal, non-zero counts; got pred {len(pred)}, gt {len(gt)}, durations {len(dur)}"
+        )
+    if np.any(dur <= 0):
+        raise ValueError("evaluate: durations must be positive")
+    bound = dur[:, None]
+    iou = temporal_iou(np.clip(pred, 0.0, bound), np.clip(gt, 0.0, bound))
+    out = {f"R1@{t}": float(100.0 * np.mean(iou >= t)) for t in IOU_THRESHOLDS}
+    out["mIoU"] = float(100.0 * iou.mean())
+    return out

@@ -1,0 +1,60 @@
+"""Context-query attention: one entry point, kernel or reference behind it."""
+
+from __future__ import annotations
+
+import torch
+
+from kernels.checks import check_mask, check_tensor
+from kernels.cqa.reference import cqa_reference
+from kernels.dispatch import use_triton
+
+__all__ = ["cqa", "cqa_reference"]
+
+
+def cqa(
+    video: torch.Tensor,
+    query: torch.Tensor,
+    video_mask: torch.Tensor,
+    query_mask: torch.Tensor,
+    w_c: torch.Tensor,
+    w_q: torch.Tensor,
+    w_m: torch.Tensor,
+    proj_weight: torch.Tensor,
+    proj_bias: torch.Tensor | None = None,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """Context-query attention block (see :mod:`kernels.cqa.reference` for the math).
+
+    Args:
+        video: (B, T, d) clip features C.  query: (B, N, d) word features Q.
+        video_mask: (B, T), query_mask: (B, N); 1/True = valid, each row needs a valid entry.
+        w_c, w_q, w_m: (d,) trilinear weights.  proj_weight: (d, 4d), proj_bias: (d,) or None.
+        backend: "auto" | "triton" | "reference".
+
+    Returns:
+        (B, T, d), zero on padded clips.
+    """
+    B, T, d = check_tensor("video", video, 3).shape
+    N = check_tensor("query", query, 3, shape=(B, None, d)).shape[1]
+    if N == 0:
+        raise ValueError("query is empty (N = 0 words)")
+    cm = check_mask("video_mask", video_mask, B, T)
+    qm = check_mask("query_mask", query_mask, B, N)
+    for name, w in (("w_c", w_c), ("w_q", w_q), ("w_m", w_m)):
+        check_tensor(name, w, 1, shape=(d,))
+    check_tensor("proj_weight", proj_weight, 2, shape=(None, 4 * d))
+    if proj_bias is not None:
+        check_tensor("proj_bias", proj_bias, 1, shape=(proj_weight.shape[0],))
+    if use_triton(backend, "cqa", (video, query), lambda: _triton_limits(T, N, d)):
+        from kernels.cqa.op import cqa_triton
+
+        return cqa_triton(video, query, cm, qm, w_c, w_q, w_m, proj_weight, proj_bias)
+    return cqa_reference(video, query, cm, qm, w_c, w_q, w_m, proj_weight, proj_bias)
+
+
+def _triton_limits(T: int, N: int, d: int) -> str | None:
+    try:
+        from kernels.cqa.op import unsupported_reason
+    except ImportError as err:
+        return f"the fused CQA kernel is unavailable ({err})"
+    return unsupported_reason(T, N, d)
