@@ -9,7 +9,7 @@ Math (SPEC §2.3), per sample, C (T, d) clips, Q (N, d) words, masks cm (T,), qm
     Bq      = S_r · (S_cᵀ · C)                                    (T, d), never the T×T S_r·S_cᵀ
     out     = ([C; A; C ⊙ A; C ⊙ Bq] · Wᵀ + b) * cm               W: (d, 4d)
 
-Softmaxes are taken in float32 whatever the input dtype.
+Softmaxes are taken in float32 (float64 stays float64).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ MASK_VALUE = -1e30
 
 
 def masked_softmax(logits: torch.Tensor, valid: torch.Tensor, dim: int) -> torch.Tensor:
-    """Float32 softmax with invalid logits pushed to -1e30 (so a fully masked row is uniform)."""
-    return logits.float().masked_fill(~valid, MASK_VALUE).softmax(dim)
+    """Softmax in at least float32, invalid logits pushed to -1e30 (a fully masked row is uniform)."""
+    wide = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    return wide.masked_fill(~valid, MASK_VALUE).softmax(dim)
 
 
 def trilinear_similarity(

@@ -1,0 +1,31 @@
+"""Config sections, YAML loading and dotted overrides."""
+
+import pytest
+
+from engine.config import Config
+
+
+def test_overrides_are_typed():
+    cfg = Config().apply_overrides(["model.dim=256", "optim.lr=1e-3", "model.conv_kernels=[3,5]", "data.glove=x.txt"])
+    assert (cfg.model.dim, cfg.optim.lr, cfg.model.conv_kernels, cfg.data.glove) == (256, 1e-3, [3, 5], "x.txt")
+
+
+def test_unknown_keys_list_the_valid_ones():
+    with pytest.raises(KeyError, match="valid keys: .*model.dim"):
+        Config().apply_overrides(["model.dimm=3"])
+    with pytest.raises(KeyError, match="sections"):
+        Config().apply_overrides(["modle.dim=3"])
+    with pytest.raises(TypeError, match="model.dim must be int"):
+        Config().apply_overrides(["model.dim=abc"])
+
+
+def test_yaml_round_trip(tmp_path):
+    import yaml
+
+    cfg = Config().apply_overrides(["model.name=dp", "train.epochs=3"])
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    assert Config.load(path) == cfg
+    path.write_text("model: {nope: 1}\n")
+    with pytest.raises(KeyError, match=str(path)):
+        Config.load(path)

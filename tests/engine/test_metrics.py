@@ -1,0 +1,28 @@
+"""R@1 at IoU thresholds and mIoU on hand-computed cases."""
+
+import pytest
+
+from engine import evaluate
+
+
+def test_hand_computed_cases():
+    # IoUs: 1.0, 0.5 (exactly at the threshold counts), 0.3 exactly, 0.0 (disjoint)
+    pred = [[0, 10], [0, 5], [0, 3], [20, 30]]
+    gt = [[0, 10], [0, 10], [0, 10], [0, 10]]
+    out = evaluate(pred, gt, [40, 40, 40, 40])
+    assert out["R1@0.3"] == pytest.approx(75.0)
+    assert out["R1@0.5"] == pytest.approx(50.0)
+    assert out["R1@0.7"] == pytest.approx(25.0)
+    assert out["mIoU"] == pytest.approx(100 * (1.0 + 0.5 + 0.3 + 0.0) / 4)
+
+
+def test_ground_truth_clipped_to_duration():
+    # gt end 12 s beyond a 10 s video -> clipped to [5, 10]; pred [5, 10] is then a perfect match
+    assert evaluate([[5, 10]], [[5, 12]], [10])["mIoU"] == pytest.approx(100.0)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="equal, non-zero counts"):
+        evaluate([[0, 1]], [[0, 1], [0, 2]], [5, 5])
+    with pytest.raises(ValueError, match="durations must be positive"):
+        evaluate([[0, 1]], [[0, 1]], [0])
