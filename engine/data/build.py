@@ -1,0 +1,59 @@
+"""``build_datasets``: a :class:`~engine.config.DataConfig` -> the train / val / test datasets and their vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config import DataConfig
+from engine.data.annotations import SPLITS, SplitReport, load_charades, load_tacos
+from engine.data.dataset import GroundingDataset, make_samples
+from engine.data.features import ArrayFeatures, ClipFeatures, NpyFeatures
+from engine.data.synthetic import generate_from_config
+from engine.glove import build_vocabulary
+from engine.text import Vocabulary, tag_queries
+
+DATASETS = ("synthetic", "charades", "tacos")
+_LOADERS = {"charades": load_charades, "tacos": load_tacos}
+
+
+def build_datasets(
+    config: DataConfig, cache: str | Path | None = None
+) -> tuple[dict[str, GroundingDataset], Vocabulary]:
+    """Datasets for "train", "val", "test" and the vocabulary of all their query words (GloVe ``config.glove``).
+
+    ``cache``: folder of the GloVe subset cache (default :func:`engine.glove.cache_dir`).
+    """
+    moments, reports, features = _load(config)
+    sentences = (m.sentence for split in SPLITS for m in moments[split])
+    tagged = tag_queries(sentences, config.max_words, config.drop_unknown_pos)
+    vocab = build_vocabulary((t for tokens, _ in tagged.values() for t in tokens), config.glove, cache)
+    splits = {
+        split: GroundingDataset(make_samples(moments[split], tagged, vocab), features, reports[split])
+        for split in SPLITS
+    }
+    return splits, vocab
+
+
+def summarize(splits: dict[str, GroundingDataset], vocab: Vocabulary) -> str:
+    """Readable lines for the training CLI: pairs and drops per split, vocabulary coverage."""
+    lines = [f"{split:>5}: {dataset.summary()}" for split, dataset in splits.items()]
+    lines.append(
+        f"vocabulary: {len(vocab) - 2} words with {vocab.word_dim}-d vectors + <pad>, <unk>; "
+        f"{len(vocab.oov)} query words without a vector map to <unk>"
+    )
+    return "\n".join(lines)
+
+
+def _load(config: DataConfig) -> tuple[dict, dict[str, SplitReport], ClipFeatures]:
+    if config.dataset == "synthetic":
+        data = generate_from_config(config)
+        reports = {split: SplitReport(loaded=len(data.moments[split])) for split in SPLITS}
+        return data.moments, reports, ArrayFeatures(data.features, config.max_clips)
+    if config.dataset not in _LOADERS:
+        raise ValueError(f"data.dataset must be one of {DATASETS}, got {config.dataset!r}")
+    for key in ("annotations", "features"):
+        if not getattr(config, key):
+            raise ValueError(f"data.{key} must name a folder for data.dataset={config.dataset!r}")
+    moments, reports = _LOADERS[config.dataset](config.annotations)
+    video_ids = {m.video_id for split in SPLITS for m in moments[split]}
+    return moments, reports, NpyFeatures(config.features, video_ids, config.max_clips)
