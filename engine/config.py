@@ -24,6 +24,8 @@ class ModelConfig:
     dropout: float = 0.5
     video_dim: int = 1024  # dv of the clip features (I3D 1024, C3D 4096); set from the data
     kernels: str = "auto"  # "auto" | "triton" | "reference"
+    vocab_size: int = 0  # rows of the frozen word-embedding table; set from the vocabulary (0 = unset)
+    word_dim: int = 300  # word-vector width (GloVe 840B 300; builtin 6B 50); set from the vocabulary
     # EAMAT (SPEC §3)
     entity_blocks: int = 3  # standard Transformer blocks after the entity CQA (Charades 3, TACoS 1)
     motion_blocks: int = 3  # LSTM Transformer blocks after the motion CQA

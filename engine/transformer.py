@@ -57,11 +57,20 @@ class TransformerBlock(nn.Module):
             q, k, v = run_encoders([self.q, self.k, self.v], h, lengths_from_mask(mask))
         else:
             q, k, v = self.q(h), self.k(h), self.v(h)
-        B, T, D = q.shape
-        q, k, v = (t.view(B, T, self.num_heads, D // self.num_heads).transpose(1, 2) for t in (q, k, v))
-        key_valid = (mask != 0)[:, None, None, :]
-        attn = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_valid, dropout_p=self.dropout_p if self.training else 0.0
-        )
-        x = x + self.dropout(attn.transpose(1, 2).reshape(B, T, D))
+        attn = multi_head_attention(q, k, v, mask, self.num_heads, self.dropout_p if self.training else 0.0)
+        x = x + self.dropout(attn)
         return x + self.ffn(self.norm2(x))
+
+
+def multi_head_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, num_heads: int, dropout_p: float = 0.0
+) -> torch.Tensor:
+    """Scaled dot-product attention over ``num_heads`` heads of ``D / num_heads``, heads concatenated.
+
+    q, k, v (B, T, D); mask (B, T) with 1 = valid key (padded keys get no weight) -> (B, T, D).
+    """
+    B, T, D = q.shape
+    q, k, v = (t.view(B, T, num_heads, D // num_heads).transpose(1, 2) for t in (q, k, v))
+    key_valid = (mask != 0)[:, None, None, :]
+    attn = F.scaled_dot_product_attention(q, k, v, attn_mask=key_valid, dropout_p=dropout_p)
+    return attn.transpose(1, 2).reshape(B, T, D)

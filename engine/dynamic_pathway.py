@@ -1,0 +1,240 @@
+"""Dynamic Pathway (Yang, Wu et al., IEEE TMM 2024; SPEC §4): a query picks exploitation or exploration.
+
+Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
+
+    F_q   = ReLU(Linear(BiLSTM_3(Dropout(W)))) * word_mask       W frozen word vectors; packed by length
+    alpha = softmax_words(FC(ReLU(FC(F_q))))                       token weights, padded words excluded
+    F_s   = alphaᵀ F_q                                             sentence feature (B, d)
+    F_v   = ReLU(Linear(Dropout(video))) * video_mask
+    GoL(x) = TeN(x) = MS-LSTM(x) + MSAB(x)                         Eq. 5-6, 11
+    LoL(x) = SpL(x) = MultiScaleTemporalConv(x, conv_kernels)      Eq. 7, 10
+    F_e1 = GoL(LoL(CQA(LoL(GoL(F_v)), F_q)))                       exploitation, Eq. 9
+    F_e2 = TeN(SpL(CQA(TeN(SpL(F_v)), F_q)))                       exploration, Eq. 12
+    path_logits = FC(F_s) (B, 2)                                   index 0 = exploitation, 1 = exploration
+    F_e = w_0 F_e1 + w_1 F_e2 ;  start / end / inner logits = heads(F_e)
+
+Every GoL / LoL / SpL / TeN / CQA occurrence has its own weights.
+
+Path weights ``w`` (Eq. 13-14):
+
+* training, ``path_selection="hard"``: straight-through Gumbel-softmax (``tau = config.gumbel_tau``,
+  hard one-hot forward, gradients of the soft sample).  Both pathways run for every sample: the
+  straight-through gradient to ``path_logits`` needs both features.
+* ``path_selection="soft"`` (train and eval): ``w = softmax(path_logits)``, the paper's "soft dynamic".
+* eval, ``"hard"``: the deterministic ``argmax(path_logits)``, no noise.  ``select`` decides how:
+  ``"gather"`` (default, eager) runs each pathway only on the samples that chose it (``index_select``
+  into the pathway, ``index_copy`` back); ``"both"`` runs both pathways on the whole batch and picks per
+  sample with ``torch.where`` -- no data-dependent Python control flow, for ONNX / TensorRT export.
+  Set ``model.select = "both"`` before exporting (or pass ``select=`` to ``forward``).
+
+Outputs: ``start_logits``, ``end_logits``, ``inner_logits`` (B, T), ``path_logits`` (B, 2), ``path``
+(B,) int64 (the pathway each sample used; in "soft" mode its argmax).
+
+Choices where the paper is silent:
+
+* MSAB (Eq. 5, whose brackets do not balance) is read as ``FFN(LN(x + Dropout(MSA(FC_Q x, FC_K x, FC_V x))))``
+  -- residual, then LayerNorm, then the FFN (Linear -> GELU -> Dropout -> Linear), as the prose orders
+  them; MSA has ``num_heads`` heads and, like EAMAT's, no output projection.
+* Dropout ``config.dropout`` on the word vectors, on the clip features, between the BiLSTM layers and
+  inside the blocks; the BiLSTM has ``d/2`` hidden units per direction.
+* GoL / TeN outputs are zeroed on padded clips so padding never reaches a valid clip.
+* The heads use GELU (shared with EAMAT, SPEC §4 "heads as EAMAT") where the paper writes ReLU.
+* The loss is EAMAT's without the Pe term; EAMAT's optional alignment term is not defined for DP
+  (``align_weight`` must be 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from engine.config import ModelConfig
+from engine.cqa import ContextQueryAttention
+from engine.heads import MASKED_LOGIT, GroundingHeads, grounding_loss
+from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask
+from engine.temporal_conv import MultiScaleTemporalConv
+from engine.transformer import FeedForward, multi_head_attention
+from engine.word_embedding import FrozenWordEmbedding
+
+EXPLOITATION, EXPLORATION = 0, 1
+SELECT_MODES = ("gather", "both")
+
+
+class SelfAttentionBlock(nn.Module):
+    """MSAB (Eq. 5): ``FFN(LN(x + Dropout(MSA(FC_Q x, FC_K x, FC_V x))))``, (B, T, d) -> (B, T, d)."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"SelfAttentionBlock: dim {dim} is not divisible by num_heads {num_heads}")
+        self.num_heads, self.dropout_p = num_heads, dropout
+        self.q, self.k, self.v = (nn.Linear(dim, dim) for _ in range(3))
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.ffn = FeedForward(dim, dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        p = self.dropout_p if self.training else 0.0
+        attn = multi_head_attention(self.q(x), self.k(x), self.v(x), mask, self.num_heads, p)
+        return self.ffn(self.norm(x + self.dropout(attn)))
+
+
+class GlobalMotion(nn.Module):
+    """GoL / TeN (Eq. 6, 11): ``(MS-LSTM(x) + MSAB(x)) * mask``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.ms_lstm = MultiScaleLSTM(config.dim, config.num_scales, config.dropout, config.kernels)
+        self.msab = SelfAttentionBlock(config.dim, config.num_heads, config.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out = self.ms_lstm(x, lengths_from_mask(mask)) + self.msab(x, mask)
+        return out * (mask != 0).unsqueeze(-1)
+
+
+class Pathway(nn.Module):
+    """``after[-1](... after[0](CQA(before[-1](... before[0](F_v)), F_q)))``, each stage ``(x, mask) -> x``."""
+
+    def __init__(self, config: ModelConfig, before: Sequence[nn.Module], after: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.before = nn.ModuleList(before)
+        self.cqa = ContextQueryAttention(config.dim, config.kernels)
+        self.after = nn.ModuleList(after)
+
+    def forward(
+        self, video: torch.Tensor, video_mask: torch.Tensor, query: torch.Tensor, word_mask: torch.Tensor
+    ) -> torch.Tensor:
+        x = video
+        for stage in self.before:
+            x = stage(x, video_mask)
+        x = self.cqa(x, query, video_mask, word_mask)
+        for stage in self.after:
+            x = stage(x, video_mask)
+        return x
+
+
+def exploitation_pathway(config: ModelConfig) -> Pathway:
+    """F_e1 = GoL(LoL(CQA(LoL(GoL(F_v)), F_q)))."""
+
+    def local() -> MultiScaleTemporalConv:
+        return MultiScaleTemporalConv(config.dim, config.conv_kernels, config.dropout)
+
+    return Pathway(config, [GlobalMotion(config), local()], [local(), GlobalMotion(config)])
+
+
+def exploration_pathway(config: ModelConfig) -> Pathway:
+    """F_e2 = TeN(SpL(CQA(TeN(SpL(F_v)), F_q)))."""
+
+    def posture() -> MultiScaleTemporalConv:
+        return MultiScaleTemporalConv(config.dim, config.conv_kernels, config.dropout)
+
+    return Pathway(config, [posture(), GlobalMotion(config)], [posture(), GlobalMotion(config)])
+
+
+def path_weights(path_logits: torch.Tensor, mode: str, tau: float, training: bool) -> torch.Tensor:
+    """(B, 2) mixing weights: straight-through Gumbel one-hot (hard, training), softmax (soft), or the
+    one-hot argmax (hard, eval)."""
+    if mode == "soft":
+        return path_logits.softmax(-1)
+    if training:
+        return F.gumbel_softmax(path_logits, tau=tau, hard=True)
+    return F.one_hot(path_logits.argmax(-1), path_logits.shape[-1]).to(path_logits.dtype)
+
+
+class DynamicPathway(nn.Module):
+    """``forward(video, video_mask, words, word_mask, word_class=None, select=None) -> dict``;
+    ``loss(outputs, batch)``.  ``word_class`` is accepted for a common signature and unused (no POS
+    split in DP)."""
+
+    def __init__(self, config: ModelConfig, word_vectors: torch.Tensor | None = None, select: str = "gather") -> None:
+        super().__init__()
+        if config.path_selection not in ("hard", "soft"):
+            raise ValueError(f"model.path_selection must be 'hard' or 'soft', got {config.path_selection!r}")
+        if config.dim % 2:
+            raise ValueError(f"model.dim must be even for DP's BiLSTM (d/2 per direction), got {config.dim}")
+        if config.align_weight:
+            raise ValueError(f"model.align_weight is EAMAT's alignment term; DP has none (got {config.align_weight})")
+        self.config, self.select = config, select
+        d, p = config.dim, config.dropout
+        self.embedding = FrozenWordEmbedding.from_config(config, word_vectors)
+        self.word_dropout = nn.Dropout(p)
+        self.query_lstm = nn.LSTM(
+            self.embedding.vectors.shape[1], d // 2, num_layers=config.query_lstm_layers,
+            batch_first=True, bidirectional=True, dropout=p if config.query_lstm_layers > 1 else 0.0,
+        )
+        self.query_ffn = nn.Sequential(nn.Linear(d, d), nn.ReLU())
+        self.token_weight = nn.Sequential(nn.Linear(d, d // 2), nn.ReLU(), nn.Linear(d // 2, 1))
+        self.video_ffn = nn.Sequential(nn.Dropout(p), nn.Linear(config.video_dim, d), nn.ReLU())
+        self.exploitation = exploitation_pathway(config)
+        self.exploration = exploration_pathway(config)
+        self.path_fc = nn.Linear(d, 2)
+        self.heads = GroundingHeads(d, p)
+
+    def encode_query(self, words: torch.Tensor, word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> F_q (B, N, d) zero on padded words, F_s (B, d)."""
+        valid = word_mask != 0
+        packed = pack_padded_sequence(  # raises on a sample with no valid word
+            self.word_dropout(self.embedding(words)), lengths_from_mask(valid).cpu(), batch_first=True,
+            enforce_sorted=False,
+        )
+        hidden, _ = pad_packed_sequence(self.query_lstm(packed)[0], batch_first=True, total_length=words.shape[1])
+        f_q = self.query_ffn(hidden) * valid.unsqueeze(-1)
+        alpha = self.token_weight(f_q).squeeze(-1).masked_fill(~valid, MASKED_LOGIT).softmax(-1)
+        return f_q, (alpha.unsqueeze(-1) * f_q).sum(1)
+
+    def encode_video(self, video: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
+        """-> F_v (B, T, d), zero on padded clips."""
+        return self.video_ffn(video) * (video_mask != 0).unsqueeze(-1)
+
+    def forward(
+        self,
+        video: torch.Tensor,
+        video_mask: torch.Tensor,
+        words: torch.Tensor,
+        word_mask: torch.Tensor,
+        word_class: torch.Tensor | None = None,
+        select: str | None = None,
+    ) -> dict[str, torch.Tensor]:
+        select = select or self.select
+        if select not in SELECT_MODES:
+            raise ValueError(f"DynamicPathway: select must be one of {SELECT_MODES}, got {select!r}")
+        f_q, f_s = self.encode_query(words, word_mask)
+        f_v = self.encode_video(video, video_mask)
+        path_logits = self.path_fc(f_s)
+        args = (f_v, video_mask, f_q, word_mask)
+        if self.training or self.config.path_selection == "soft":
+            weights = path_weights(path_logits, self.config.path_selection, self.config.gumbel_tau, self.training)
+            w = weights[:, :, None, None]
+            f_e = w[:, EXPLOITATION] * self.exploitation(*args) + w[:, EXPLORATION] * self.exploration(*args)
+            path = weights.argmax(-1)
+        else:
+            path = path_logits.argmax(-1)
+            f_e = self.run_selected(path, *args) if select == "gather" else torch.where(
+                (path == EXPLOITATION)[:, None, None], self.exploitation(*args), self.exploration(*args)
+            )
+        outputs = self.heads(f_e, video_mask)
+        outputs["path_logits"], outputs["path"] = path_logits, path
+        return outputs
+
+    def run_selected(
+        self, path: torch.Tensor, video: torch.Tensor, video_mask: torch.Tensor, query: torch.Tensor,
+        word_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Each pathway on only the samples whose ``path`` names it, results scattered back in order."""
+        out = None
+        for index, pathway in ((EXPLOITATION, self.exploitation), (EXPLORATION, self.exploration)):
+            rows = (path == index).nonzero().squeeze(1)
+            if rows.numel():
+                result = pathway(*(t.index_select(0, rows) for t in (video, video_mask, query, word_mask)))
+                out = result.new_zeros((path.shape[0], *result.shape[1:])) if out is None else out
+                out = out.index_copy(0, rows, result)
+        return out
+
+    def loss(
+        self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        return grounding_loss(outputs, batch, self.config)

@@ -1,0 +1,121 @@
+"""EAMAT: entity-aware and motion-aware Transformers (Yang & Wu, IJCAI 2022; SPEC §3).
+
+Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
+
+    W   = FrozenWordEmbedding(words)                       (B, N, word_dim)
+    P   = Linear(Dropout(W)) * word_mask                   projected words (B, N, d)
+    F_q = LSTMTransformer_q(P)                             query encoder, one block (the code's choice)
+    F_eq = F_q + P * e,  F_mq = F_q + P * m                e zeroes motion words, m zeroes entity words
+    V   = LN(Linear(Dropout(video))) * video_mask          (B, T, d)
+    F_ev = Transformer_e(V)                                entity branch, standard block x1
+    X   = Transformer x entity_blocks (CQA_e(F_ev, F_eq))
+    Pe  = sigmoid(MLP(X))                                  action-relevant score, "pe_logits" before the sigmoid
+    F_mv = LSTMTransformer_m(V)                            motion branch, LSTM block x1
+    G   = (F_mv + F_ev) * Pe   (gate "code")  |  F_mv * Pe   (gate "paper", Eq. 8)
+    Y   = LSTMTransformer x motion_blocks (CQA_m(G, F_mq))
+    start / end / inner logits = heads(Y)
+
+Choices where the paper is silent (SPEC §3 records the rest):
+
+* ``word_class`` 1 = entity, 2 = motion, 0 = other; ``None`` treats every word as "other", so both
+  queries are ``F_q + P`` (the residual form of Eq. 2 with p^o = 1).
+* ``<unk>`` (id 1) is a learned vector initialised to zero (:class:`FrozenWordEmbedding`); the frozen
+  table is a buffer in the state_dict, sized ``(config.vocab_size, config.word_dim)`` when no
+  ``word_vectors`` are given so a checkpoint can fill it.
+* No positional embeddings (paper §3.2); padded clips/words are zeroed after the projections and
+  never reach a valid position (key-padding masks, per-sample MS-LSTM lengths, masked CQA).
+* Heads and Pe use GELU (the code) rather than the paper's ReLU; see :mod:`engine.heads`.
+* With ``align_weight > 0`` the outputs also carry ``"query_features"`` (F_q) and
+  ``"moment_features"`` (F_mv, the motion-branch video features the authors' code aligns) for the
+  optional KL alignment term of :func:`engine.heads.grounding_loss`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.config import ModelConfig
+from engine.cqa import ContextQueryAttention
+from engine.heads import GroundingHeads, ScoreHead, grounding_loss
+from engine.transformer import TransformerBlock
+from engine.word_embedding import FrozenWordEmbedding
+
+ENTITY, MOTION = 1, 2  # word_class values (0 = other)
+
+
+class EAMAT(nn.Module):
+    """``forward(video, video_mask, words, word_mask, word_class=None) -> dict`` of (B, T) logits
+    ``start_logits``, ``end_logits``, ``inner_logits``, ``pe_logits``; ``loss(outputs, batch)``."""
+
+    def __init__(self, config: ModelConfig, word_vectors: torch.Tensor | None = None) -> None:
+        super().__init__()
+        if config.gate not in ("code", "paper"):
+            raise ValueError(f"model.gate must be 'code' or 'paper', got {config.gate!r}")
+        self.config = config
+        d, p = config.dim, config.dropout
+
+        def block(qkv: str) -> TransformerBlock:
+            return TransformerBlock(d, config.num_heads, p, qkv, config.num_scales, config.kernels)
+
+        self.embedding = FrozenWordEmbedding.from_config(config, word_vectors)
+        self.query_proj = nn.Sequential(nn.Dropout(p), nn.Linear(self.embedding.vectors.shape[1], d))
+        self.video_proj = nn.Sequential(nn.Dropout(p), nn.Linear(config.video_dim, d), nn.LayerNorm(d))
+        self.query_encoder = block("lstm")
+        # entity-aware branch
+        self.entity_video = block("linear")
+        self.entity_cqa = ContextQueryAttention(d, config.kernels)
+        self.entity_blocks = nn.ModuleList(block("linear") for _ in range(config.entity_blocks))
+        self.pe_head = ScoreHead(d, p)
+        # motion-aware branch
+        self.motion_video = block("lstm")
+        self.motion_cqa = ContextQueryAttention(d, config.kernels)
+        self.motion_blocks = nn.ModuleList(block("lstm") for _ in range(config.motion_blocks))
+        self.heads = GroundingHeads(d, p)
+
+    def encode_query(
+        self, words: torch.Tensor, word_mask: torch.Tensor, word_class: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> F_q, F_eq, F_mq, each (B, N, d)."""
+        word_valid = (word_mask != 0).unsqueeze(-1)
+        projected = self.query_proj(self.embedding(words)) * word_valid
+        f_q = self.query_encoder(projected, word_mask)
+        if word_class is None:
+            return f_q, f_q + projected, f_q + projected
+        entity_words = projected * (word_class != MOTION).unsqueeze(-1)
+        motion_words = projected * (word_class != ENTITY).unsqueeze(-1)
+        return f_q, f_q + entity_words, f_q + motion_words
+
+    def forward(
+        self,
+        video: torch.Tensor,
+        video_mask: torch.Tensor,
+        words: torch.Tensor,
+        word_mask: torch.Tensor,
+        word_class: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        f_q, f_eq, f_mq = self.encode_query(words, word_mask, word_class)
+        v = self.video_proj(video) * (video_mask != 0).unsqueeze(-1)
+
+        f_ev = self.entity_video(v, video_mask)
+        x = self.entity_cqa(f_ev, f_eq, video_mask, word_mask)
+        for blk in self.entity_blocks:
+            x = blk(x, video_mask)
+        pe_logits = self.pe_head(x)
+
+        f_mv = self.motion_video(v, video_mask)
+        gated = (f_mv + f_ev if self.config.gate == "code" else f_mv) * torch.sigmoid(pe_logits).unsqueeze(-1)
+        y = self.motion_cqa(gated, f_mq, video_mask, word_mask)
+        for blk in self.motion_blocks:
+            y = blk(y, video_mask)
+
+        outputs = self.heads(y, video_mask)
+        outputs["pe_logits"] = pe_logits
+        if self.config.align_weight > 0:
+            outputs["query_features"], outputs["moment_features"] = f_q, f_mv
+        return outputs
+
+    def loss(
+        self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        return grounding_loss(outputs, batch, self.config)

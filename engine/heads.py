@@ -1,0 +1,118 @@
+"""Prediction heads and the training objective shared by EAMAT and Dynamic Pathway.
+
+Heads (EAMAT Eq. 9/11, DP Eq. 15/16): start, end and inner scores, each an MLP ``d -> d/2 -> 1``
+(Linear -> GELU -> Dropout -> Linear; the papers write ReLU, the authors' EAMAT code uses GELU).
+Start/end logits are masked to the valid clips with :data:`MASKED_LOGIT`.
+
+Loss (SPEC §3.7, §4), all terms averaged over the batch:
+
+    L = boundary_weight * (CE(start) + CE(end))           CE over the valid clips
+      + inner_weight    * BCE_w(inner, y_in)              y_in = 1 on clips start_idx..end_idx
+      + pe_weight       * BCE_w(pe, y_in)                 EAMAT's action-relevant score only
+      + align_weight    * KL_align                        optional, off by default
+
+``BCE_w`` weights positive clips by ``bce_pos_weight`` (2) and is a masked mean over each sample's
+valid clips, then a mean over samples -- as in the authors' code.
+
+``KL_align`` is the authors' EAMAT ``aligment_score`` (weight 100 in their runs): a sentence vector
+(mean of the query features over valid words) and a moment vector (mean of the video features over
+the ground-truth clips) are L2-normalised; ``Sq = softmax_row(q qᵀ)`` and ``Sv = softmax_row(v vᵀ)``
+over the batch; ``KL_align = (KL(Sv || Sq) + KL(Sq || Sv)) / 2`` summed over the batch rows.  It pulls
+the batch's sentence-similarity structure towards that of their moments.  Its inputs are the model
+outputs ``"query_features"`` (B, N, d) and ``"moment_features"`` (B, T, d), present only when
+``align_weight > 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.config import ModelConfig
+
+# Masked start/end logit: representable in fp16/bf16, and exp(MASKED_LOGIT - max) is 0 in every dtype.
+MASKED_LOGIT = -1e4
+
+
+class ScoreHead(nn.Sequential):
+    """Per-clip score: (B, T, d) -> (B, T) via Linear(d, d/2) -> GELU -> Dropout -> Linear(d/2, 1)."""
+
+    def __init__(self, dim: int, dropout: float = 0.0) -> None:
+        super().__init__(nn.Linear(dim, dim // 2), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim // 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).squeeze(-1)
+
+
+class GroundingHeads(nn.Module):
+    """Start / end / inner heads: ``(B, T, d), mask (B, T) -> {"start_logits", "end_logits", "inner_logits"}``."""
+
+    def __init__(self, dim: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.start = ScoreHead(dim, dropout)
+        self.end = ScoreHead(dim, dropout)
+        self.inner = ScoreHead(dim, dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        invalid = mask == 0
+        return {
+            "start_logits": self.start(x).masked_fill(invalid, MASKED_LOGIT),
+            "end_logits": self.end(x).masked_fill(invalid, MASKED_LOGIT),
+            "inner_logits": self.inner(x),
+        }
+
+
+def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, pos_weight: float) -> torch.Tensor:
+    """Mean over samples of the masked mean over clips of BCE-with-logits, positives weighted ``pos_weight``."""
+    valid = (mask != 0).float()
+    weights = torch.where(labels > 0, pos_weight, 1.0)
+    per_clip = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none") * weights
+    return ((per_clip * valid).sum(1) / valid.sum(1).clamp(min=1.0)).mean()
+
+
+def boundary_loss(
+    start_logits: torch.Tensor, end_logits: torch.Tensor, start_idx: torch.Tensor, end_idx: torch.Tensor
+) -> torch.Tensor:
+    """CE(start) + CE(end), each a mean over samples (the logits already carry the clip mask)."""
+    return F.cross_entropy(start_logits.float(), start_idx) + F.cross_entropy(end_logits.float(), end_idx)
+
+
+def alignment_loss(
+    query_features: torch.Tensor,
+    word_mask: torch.Tensor,
+    moment_features: torch.Tensor,
+    inner: torch.Tensor,
+) -> torch.Tensor:
+    """Symmetric KL between the batch's sentence-sentence and moment-moment similarity softmaxes."""
+    words = (word_mask != 0).unsqueeze(-1).float()
+    sentence = F.normalize((query_features.float() * words).sum(1) / words.sum(1).clamp(min=1.0), dim=-1)
+    moment = F.normalize((moment_features.float() * inner.float().unsqueeze(-1)).sum(1), dim=-1)
+    log_q = (sentence @ sentence.T).log_softmax(-1)
+    log_v = (moment @ moment.T).log_softmax(-1)
+    kl_v_q = F.kl_div(log_q, log_v, reduction="sum", log_target=True)  # KL(Sv || Sq)
+    kl_q_v = F.kl_div(log_v, log_q, reduction="sum", log_target=True)  # KL(Sq || Sv)
+    return (kl_v_q + kl_q_v) / 2
+
+
+def grounding_loss(
+    outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: ModelConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted objective above -> (total loss, {"boundary", "inner", ["pe"], ["align"], "total"})."""
+    mask, inner = batch["video_mask"], batch["inner"]
+    terms = {
+        "boundary": (config.boundary_weight, boundary_loss(
+            outputs["start_logits"], outputs["end_logits"], batch["start_idx"], batch["end_idx"])),
+        "inner": (config.inner_weight, weighted_bce(outputs["inner_logits"], inner, mask, config.bce_pos_weight)),
+    }
+    if "pe_logits" in outputs:
+        terms["pe"] = (config.pe_weight, weighted_bce(outputs["pe_logits"], inner, mask, config.bce_pos_weight))
+    if config.align_weight > 0:
+        if "query_features" not in outputs or "moment_features" not in outputs:
+            raise ValueError("align_weight > 0 but the model outputs no 'query_features' / 'moment_features'")
+        terms["align"] = (config.align_weight, alignment_loss(
+            outputs["query_features"], batch["word_mask"], outputs["moment_features"], inner))
+    total = sum(weight * value for weight, value in terms.values())
+    parts = {name: float(value.detach()) for name, (_, value) in terms.items()}
+    parts["total"] = float(total.detach())
+    return total, parts

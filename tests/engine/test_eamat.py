@@ -1,0 +1,140 @@
+"""EAMAT: shapes, gradient flow, padding invariance, query split, embedding, determinism."""
+
+import pytest
+import torch
+
+from engine import EAMAT
+from tests.engine.grounding_batch import (
+    DIM,
+    N,
+    T,
+    assert_every_parameter_learns,
+    assert_valid_outputs_close,
+    model_inputs,
+    random_batch,
+    recall_at_07,
+    repadded,
+    small_config,
+    steps_to_perfect_recall,
+    synthetic_overfit_set,
+    word_vectors,
+)
+
+ATOL = 1e-5
+
+
+def make_model(**overrides) -> EAMAT:
+    torch.manual_seed(0)
+    return EAMAT(small_config("eamat", **overrides), word_vectors())
+
+
+def test_output_shapes():
+    out = make_model()(*model_inputs(random_batch()))
+    assert set(out) == {"start_logits", "end_logits", "inner_logits", "pe_logits"}
+    for value in out.values():
+        assert value.shape == (4, T) and torch.isfinite(value).all()
+
+
+@pytest.mark.parametrize("gate", ["code", "paper"])
+def test_every_trainable_parameter_gets_a_gradient(gate):
+    model = make_model(gate=gate, align_weight=1.0)
+    batch = random_batch()
+    out = model(*model_inputs(batch))
+    loss, parts = model.loss(out, batch)
+    assert set(parts) == {"boundary", "inner", "pe", "align", "total"}
+    loss.backward()
+    assert_every_parameter_learns(model)
+
+
+def test_gates_differ():
+    batch = random_batch()
+    code, paper = make_model(gate="code"), make_model(gate="paper")
+    paper.load_state_dict(code.state_dict())
+    assert not torch.allclose(code(*model_inputs(batch))["start_logits"], paper(*model_inputs(batch))["start_logits"])
+
+
+def test_padding_does_not_change_valid_outputs():
+    model = make_model(dropout=0.3).eval()
+    batch = random_batch()
+    with torch.no_grad():
+        a, b = model(*model_inputs(batch)), model(*model_inputs(repadded(batch)))
+    assert_valid_outputs_close(a, b, batch["video_mask"], ATOL)
+    valid = batch["video_mask"]
+    torch.testing.assert_close(a["pe_logits"][valid], b["pe_logits"][valid], atol=ATOL, rtol=0)
+
+
+def test_eval_is_deterministic_and_train_uses_dropout():
+    model = make_model(dropout=0.3)
+    inputs = model_inputs(random_batch())
+    model.eval()
+    with torch.no_grad():
+        first, second = model(*inputs), model(*inputs)
+    for key in first:
+        assert torch.equal(first[key], second[key])
+    model.train()
+    with torch.no_grad():
+        assert not torch.equal(model(*inputs)["inner_logits"], model(*inputs)["inner_logits"])
+
+
+def test_entity_and_motion_queries_drop_the_other_kind_of_word():
+    model = make_model()
+    batch = random_batch()
+    words, mask, cls = batch["words"], batch["word_mask"], batch["word_class"]
+    f_q, f_eq, f_mq = model.encode_query(words, mask, cls)
+    projected = model.query_proj(word_vectors()[words]) * mask.unsqueeze(-1)  # <unk> vector starts at zero
+    entity_kept = (cls == 1) | (cls == 0)
+    motion_kept = (cls == 2) | (cls == 0)
+    torch.testing.assert_close(f_eq - f_q, projected * entity_kept.unsqueeze(-1), atol=ATOL, rtol=0)
+    torch.testing.assert_close(f_mq - f_q, projected * motion_kept.unsqueeze(-1), atol=ATOL, rtol=0)
+    # no word classes = every word "other": both queries keep every word
+    _, f_eq_none, f_mq_none = model.encode_query(words, mask, None)
+    torch.testing.assert_close(f_eq_none, f_q + projected, atol=ATOL, rtol=0)
+    torch.testing.assert_close(f_mq_none, f_q + projected, atol=ATOL, rtol=0)
+
+
+def test_word_vectors_are_a_frozen_buffer_and_unk_is_learned():
+    model = make_model()
+    assert "embedding.vectors" in model.state_dict()
+    assert "embedding.vectors" not in dict(model.named_parameters())
+    torch.testing.assert_close(model.embedding.vectors, word_vectors())
+    model.embedding.unk.data.fill_(0.5)
+    ids = torch.tensor([[0, 1, 5]])
+    looked_up = model.embedding(ids)
+    assert torch.equal(looked_up[0, 1], torch.full((16,), 0.5))
+    assert torch.equal(looked_up[0, 2], word_vectors()[5])
+
+
+def test_rebuilt_from_config_and_state_dict_gives_the_same_outputs():
+    model = make_model().eval()
+    rebuilt = EAMAT(small_config("eamat"), None).eval()
+    assert torch.count_nonzero(rebuilt.embedding.vectors) == 0
+    rebuilt.load_state_dict(model.state_dict())
+    inputs = model_inputs(random_batch())
+    with torch.no_grad():
+        assert torch.equal(model(*inputs)["start_logits"], rebuilt(*inputs)["start_logits"])
+
+
+def test_embedding_size_errors_name_the_field():
+    with pytest.raises(ValueError, match="word_dim"):
+        EAMAT(small_config("eamat", word_dim=300), word_vectors())
+    with pytest.raises(ValueError, match="vocab_size"):
+        EAMAT(small_config("eamat", vocab_size=0), None)
+
+
+def test_alignment_outputs_only_when_weighted():
+    out = make_model(align_weight=1.0)(*model_inputs(random_batch()))
+    assert out["query_features"].shape == (4, N, DIM) and out["moment_features"].shape == (4, T, DIM)
+
+
+OVERFIT_LR, OVERFIT_MAX_STEPS = 5e-3, 150
+
+
+def test_overfits_16_synthetic_samples_to_perfect_recall():
+    batch, vectors, video_dim = synthetic_overfit_set()
+    assert recall_at_07(batch["start_idx"], batch["end_idx"], batch) == 100.0  # the labels themselves reach it
+    torch.manual_seed(0)
+    config = small_config(
+        "eamat", num_scales=2, video_dim=video_dim, vocab_size=vectors.shape[0], word_dim=vectors.shape[1]
+    )
+    steps = steps_to_perfect_recall(EAMAT(config, vectors), batch, OVERFIT_LR, OVERFIT_MAX_STEPS)
+    assert steps is not None, f"R@1 IoU=0.7 below 100% after {OVERFIT_MAX_STEPS} steps"
