@@ -23,13 +23,18 @@ def check_tensor(
     return t
 
 
+def _inspect_values() -> bool:
+    """Value checks read tensor contents (a host sync): skip them while tracing or compiling a graph."""
+    return not (torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+
+
 def check_mask(name: str, mask: object, batch: int, length: int) -> torch.Tensor:
     """A (batch, length) mask, 1/True = valid, with at least one valid entry per row; returns bool."""
     check_tensor(name, mask, 2, shape=(batch, length))
     valid = mask if mask.dtype == torch.bool else mask != 0
-    empty = (~valid.any(dim=1)).nonzero().flatten()
-    if empty.numel():
-        raise ValueError(f"{name} has no valid entry in batch row(s) {empty.tolist()[:8]}")
+    if _inspect_values() and not bool(valid.any(dim=1).all()):  # one host sync in eager mode
+        empty = (~valid.any(dim=1)).nonzero().flatten().tolist()
+        raise ValueError(f"{name} has no valid entry in batch row(s) {empty[:8]}")
     return valid
 
 
@@ -38,6 +43,8 @@ def check_lengths(name: str, lengths: object, batch: int, max_len: int) -> torch
     check_tensor(name, lengths, 1, shape=(batch,))
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor, got {lengths.dtype}")
+    if not _inspect_values():
+        return lengths
     lo, hi = int(lengths.min()), int(lengths.max())
     if lo < 1 or hi > max_len:
         raise ValueError(f"{name} must lie in [1, {max_len}] (the padded length), got min {lo}, max {hi}")

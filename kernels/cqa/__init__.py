@@ -45,16 +45,16 @@ def cqa(
     check_tensor("proj_weight", proj_weight, 2, shape=(None, 4 * d))
     if proj_bias is not None:
         check_tensor("proj_bias", proj_bias, 1, shape=(proj_weight.shape[0],))
-    if use_triton(backend, "cqa", (video, query), lambda: _triton_limits(T, N, d)):
+    if use_triton(backend, "cqa", (video, query), lambda: _triton_limits(T, N, d, video.dtype)):
         from kernels.cqa.op import cqa_triton
 
         return cqa_triton(video, query, cm, qm, w_c, w_q, w_m, proj_weight, proj_bias)
     return cqa_reference(video, query, cm, qm, w_c, w_q, w_m, proj_weight, proj_bias)
 
 
-def _triton_limits(T: int, N: int, d: int) -> str | None:
-    try:
-        from kernels.cqa.op import unsupported_reason
-    except ImportError as err:
-        return f"the fused CQA kernel is unavailable ({err})"
-    return unsupported_reason(T, N, d)
+def _triton_limits(T: int, N: int, d: int, dtype: torch.dtype) -> str | None:
+    # Imported lazily: Triton may be absent (dispatch checks that first) and TRITON_INTERPRET must be set
+    # before the kernels are defined.
+    from kernels.cqa.op import unsupported_reason
+
+    return unsupported_reason(T, N, d, dtype)
