@@ -20,7 +20,7 @@ def check_ms_lstm_args(
     if len(xs) == 0 or len(xs) != len(encoders):
         raise ValueError(f"ms_lstm: got {len(xs)} inputs for {len(encoders)} encoders (need >= 1, equal)")
     B, T, D = check_tensor("xs[0]", xs[0], 3).shape
-    for e, (x, lstms) in enumerate(zip(xs, encoders)):
+    for e, (x, lstms) in enumerate(zip(xs, encoders, strict=True)):
         check_tensor(f"xs[{e}]", x, 3, shape=(B, T, D))
         if len(lstms) == 0:
             raise ValueError(f"ms_lstm: encoders[{e}] has no scales")
@@ -31,7 +31,9 @@ def check_ms_lstm_args(
             if not (lstm.bidirectional and lstm.batch_first and lstm.num_layers == 1 and lstm.bias):
                 raise ValueError(f"{where} must be a 1-layer bidirectional batch_first LSTM with biases")
             if lstm.input_size != D or lstm.proj_size:
-                raise ValueError(f"{where} takes input_size {lstm.input_size} (proj_size {lstm.proj_size}); xs have D={D}")
+                raise ValueError(
+                    f"{where} takes input_size {lstm.input_size} (proj_size {lstm.proj_size}); xs have D={D}"
+                )
     check_lengths("lengths", lengths, B, T)
 
 
@@ -62,8 +64,6 @@ def ms_lstm(
 
 
 def _triton_limits(xs: Sequence[torch.Tensor], encoders: Sequence[Sequence[nn.LSTM]]) -> str | None:
-    try:
-        from kernels.ms_lstm.op import unsupported_reason
-    except ImportError as err:  # kernel module not built yet / import failure
-        return f"the fused MS-LSTM kernel is unavailable ({err})"
+    from kernels.ms_lstm.op import unsupported_reason  # imports triton: only reached once it is available
+
     return unsupported_reason(xs, encoders)

@@ -28,7 +28,7 @@ def subsequence_lengths(lengths: torch.Tensor, stride: int) -> torch.Tensor:
 def strided_bilstm(x: torch.Tensor, lengths: torch.Tensor, lstm: nn.LSTM, stride: int) -> torch.Tensor:
     """One scale: (B, T, D) -> (B, T, 2H), the stride's sub-sequences folded into one packed batch."""
     B, T, D = x.shape
-    steps = -(-T // stride)
+    steps = (T + stride - 1) // stride  # not -(-T // s): ONNX export traces // as truncating Div
     x = nn.functional.pad(x, (0, 0, 0, steps * stride - T))
     # (B, steps, s, D) -> (B, s, steps, D): row b*s + j holds frames j, j+s, j+2s, ...
     sub = x.view(B, steps, stride, D).transpose(1, 2).reshape(B * stride, steps, D)

@@ -1,0 +1,166 @@
+"""Fused MS-LSTM: autograd op over the Triton kernels, a drop-in for :func:`ms_lstm_reference`.
+
+Design (SPEC §2.1, §6):
+
+* **Input projection** for every frame, scale and direction of an encoder is one batched GEMM outside the
+  recurrence: ``gates = x_e @ W_ih_stack^T + (b_ih + b_hh)`` -> (E, B, T, S*2*4H) (``torch.baddbmm``,
+  cuBLAS).  The recurrent kernel reads the gates of frame t of a weight set with strides; no gather copies.
+* **Recurrence**: one launch for all E x S x 2 weight sets, grid (weight set, block of 16 sequences); the
+  ``s`` sub-sequences of every sample are separate sequences addressed by stride (see :mod:`.kernel`).
+  c stays in fp32 registers, h_t goes straight into the output and is re-read in K-chunks as h_{t-1};
+  W_hh tiles are streamed from L2 every step.  Critical path: T steps for stride 1 (T/s for stride s).
+* **Saved for backward** (no recompute): the activated gates i, f, g, o in the compute dtype (they
+  overwrite the projected gates in place, so no extra buffer), c in fp32, and the output y (= h).  Under
+  ``torch.no_grad`` / inference mode (or with nothing requiring grad) nothing is stored or saved.
+* **Backward**: one launch runs BPTT for all weight sets (reverse visit order), writing pre-activation gate
+  grads dG (E, B, T, S*2*4H).  Then ``dx = dG @ W_ih`` (cuBLAS bmm), ``dW_ih = dG^T x`` and
+  ``dW_hh = dG^T h_{t-1}`` (one Triton launch each, fp32 accumulation and fp32 output; h_{t-1} is y read
+  at the frame +-s in place) and ``db = sum dG`` in fp32.
+* Launches (none depends on T, S or E): forward = 1 Triton + 1 cuBLAS baddbmm + 7 small torch ops (stack x,
+  cat W_ih, stack W_hh, 2 cats + add for the biases, lengths to int32, zero y; plus dtype casts when the
+  parameters' dtype differs from the compute dtype); backward = 3 Triton (BPTT, dW_ih, dW_hh) + 1 cuBLAS bmm
+  (dx) + zeroing dG + 1 sum (db) + the stack of the E output grads.
+
+Precision: fp16 / bf16 / fp32 (fp32 tl.dot in TF32 when ``torch.backends.cuda.matmul.allow_tf32``, IEEE
+otherwise; fp64 only under ``TRITON_INTERPRET=1``, for gradcheck).  Under autocast an fp32 input runs in the
+autocast dtype.  Weight gradients are accumulated and returned in fp32 (cast to the parameter's dtype).
+
+Limits (:func:`unsupported_reason`): hidden size H <= 256, the same H and the same number of scales for all
+encoders, parameters on the inputs' device.  Any D, B, T.
+
+Status: parity and gradcheck pass under ``TRITON_INTERPRET=1``; the kernels compile offline for sm_80 / sm_90
+(ptxas: no register spill up to H = 256 in fp16 / bf16 on sm_90, ~100-400 B of spill at H = 256 in fp32 and in
+bf16 on sm_80).  Not yet run or timed on a GPU: block sizes in :func:`kernel._recurrent_config` are untuned.
+
+FLOPs (:func:`ms_lstm_flops`), matmuls only (2 per multiply-add), all B*T frames: every one of the E*S*2
+weight sets visits each frame once, ``8H(D + H)`` per frame (input projection 4H x D, recurrence 4H x H), so
+forward ``16 * E * S * B * T * H * (D + H)``; backward twice that (dx and dW_ih; dh_rec and dW_hh).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from kernels.dispatch import UnsupportedInput, triton_interpreted
+from kernels.ms_lstm.kernel import (
+    MAX_HIDDEN,
+    accumulation_dtype,
+    frame_weight_grad,
+    lstm_backward,
+    lstm_forward,
+)
+
+SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
+def ms_lstm_flops(B: int, T: int, D: int, H: int, S: int, E: int, backward: bool = False) -> float:
+    """Matmul FLOPs of the forward pass, or with ``backward=True`` of the backward pass alone."""
+    forward = 16.0 * E * S * B * T * H * (D + H)
+    return 2.0 * forward if backward else forward
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype the kernels run in: the input's, or the autocast dtype for an fp32 input under autocast."""
+    if x.dtype == torch.float32 and torch.is_autocast_enabled(x.device.type):
+        return torch.get_autocast_dtype(x.device.type)
+    return x.dtype
+
+
+def unsupported_reason(xs: Sequence[torch.Tensor], encoders: Sequence[Sequence[nn.LSTM]]) -> str | None:
+    """Why the fused kernel cannot run these (already shape-checked) arguments, or None when it can."""
+    dtype = compute_dtype(xs[0])
+    allowed = SUPPORTED_DTYPES + ((torch.float64,) if triton_interpreted() else ())
+    if dtype not in allowed:
+        return f"dtype {dtype} is not supported (float16, bfloat16, float32)"
+    for e, x in enumerate(xs):
+        if x.dtype != xs[0].dtype:
+            return f"xs[{e}] has dtype {x.dtype}, xs[0] has {xs[0].dtype} (all inputs must share one dtype)"
+    num_scales, hidden = len(encoders[0]), encoders[0][0].hidden_size
+    for e, lstms in enumerate(encoders):
+        if len(lstms) != num_scales:
+            return f"encoders[{e}] has {len(lstms)} scales, encoders[0] has {num_scales} (they must match)"
+        for s, lstm in enumerate(lstms):
+            if lstm.hidden_size != hidden:
+                return f"encoders[{e}][{s}] has hidden size {lstm.hidden_size}, encoders[0][0] has {hidden}"
+            if any(p.device != xs[0].device for p in lstm.parameters()):
+                return f"encoders[{e}][{s}] has parameters off the inputs' device {xs[0].device}"
+    if hidden > MAX_HIDDEN:
+        return f"hidden size {hidden} exceeds the kernel's maximum {MAX_HIDDEN}"
+    return None
+
+
+class MsLstmFunction(torch.autograd.Function):
+    """y (E, B, T, S*2H) = MS-LSTM of x (E, B, T, D) with stacked parameters (see :func:`ms_lstm_triton`)."""
+
+    @staticmethod
+    def forward(
+        ctx, x: torch.Tensor, lengths: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor,
+        num_scales: int, dtype: torch.dtype, save: bool,
+    ) -> torch.Tensor:
+        E, B, T, D = x.shape
+        hidden = w_hh.shape[-1]
+        with torch.autocast(x.device.type, enabled=False):
+            x_c = x.to(dtype).contiguous()
+            w_ih_c, w_hh_c = w_ih.to(dtype), w_hh.to(dtype).contiguous()
+            gates = torch.baddbmm(bias.to(dtype).unsqueeze(1), x_c.view(E, B * T, D), w_ih_c.transpose(1, 2))
+            gates = gates.view(E, B, T, -1)
+            y = torch.zeros(E, B, T, num_scales * 2 * hidden, device=x.device, dtype=dtype)
+            cell = torch.empty(y.shape if save else 0, device=x.device, dtype=accumulation_dtype(dtype))
+            lstm_forward(gates, w_hh_c, lengths, y, cell, num_scales, save)
+        if save:
+            ctx.save_for_backward(x_c, lengths, w_ih_c, w_hh_c, gates, cell, y)
+            ctx.num_scales = num_scales
+            ctx.input_dtypes = (x.dtype, w_ih.dtype, w_hh.dtype, bias.dtype)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x_c, lengths, w_ih_c, w_hh_c, gates, cell, y = ctx.saved_tensors
+        E, B, T, D = x_c.shape
+        x_dtype, w_ih_dtype, w_hh_dtype, bias_dtype = ctx.input_dtypes
+        need_x, _, need_w_ih, need_w_hh, need_bias = ctx.needs_input_grad[:5]
+        dx = dw_ih = dw_hh = db = None
+        with torch.autocast(x_c.device.type, enabled=False):
+            dgates = torch.zeros_like(gates)  # frames no sequence visits (padding) keep dG = 0
+            lstm_backward(gates, cell, dy.to(y.dtype).contiguous(), w_hh_c, lengths, dgates, ctx.num_scales)
+            if need_x:
+                dx = torch.bmm(dgates.view(E, B * T, -1), w_ih_c).view(E, B, T, D).to(x_dtype)
+            if need_w_ih:
+                dw_ih = frame_weight_grad(dgates, x_c, sets_per_encoder=1, shift_by_scale=False).to(w_ih_dtype)
+            if need_w_hh:
+                dw_hh = frame_weight_grad(dgates, y, sets_per_encoder=2 * ctx.num_scales, shift_by_scale=True)
+                dw_hh = dw_hh.to(w_hh_dtype)
+            if need_bias:
+                db = dgates.sum(dim=(1, 2), dtype=accumulation_dtype(gates.dtype)).to(bias_dtype)
+        return dx, None, dw_ih, dw_hh, db, None, None, None
+
+
+def ms_lstm_triton(
+    xs: Sequence[torch.Tensor], lengths: torch.Tensor, encoders: Sequence[Sequence[nn.LSTM]]
+) -> list[torch.Tensor]:
+    """Same contract as :func:`kernels.ms_lstm` (arguments already checked), all encoders in one launch set.
+
+    Parameters are stacked per call (differentiably, so gradients reach every ``nn.LSTM`` parameter):
+    ``w_ih`` (E, S*2*4H, D) and ``bias`` (E, S*2*4H) in [s=1 fwd | s=1 reverse | s=2 fwd | ...] order,
+    ``w_hh`` (E*S*2, 4H, H) in the same order.
+    """
+    reason = unsupported_reason(xs, encoders)
+    if reason is not None:
+        raise UnsupportedInput(f"ms_lstm: backend='triton' cannot run: {reason}")
+    E, num_scales = len(encoders), len(encoders[0])
+    lstms = [lstm for lstm_list in encoders for lstm in lstm_list]
+    x = torch.stack(list(xs))
+    w_ih = torch.cat([w for m in lstms for w in (m.weight_ih_l0, m.weight_ih_l0_reverse)]).view(E, -1, x.shape[-1])
+    w_hh = torch.stack([w for m in lstms for w in (m.weight_hh_l0, m.weight_hh_l0_reverse)])
+    b_ih = torch.cat([b for m in lstms for b in (m.bias_ih_l0, m.bias_ih_l0_reverse)])
+    b_hh = torch.cat([b for m in lstms for b in (m.bias_hh_l0, m.bias_hh_l0_reverse)])
+    bias = (b_ih + b_hh).view(E, -1)
+    lengths = lengths.to(device=x.device, dtype=torch.int32).contiguous()
+    save = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w_ih, w_hh, bias))
+    y = MsLstmFunction.apply(x, lengths, w_ih, w_hh, bias, num_scales, compute_dtype(xs[0]), save)
+    return list(y.unbind(0))
