@@ -1,0 +1,98 @@
+"""Running an exported graph: :class:`OnnxGraph` (ONNX Runtime) and the localizers over exported graphs.
+
+:class:`ExportedLocalizer` gives every exported runtime the ``predict`` of ``engine.Localizer``, with
+the same pre- and post-processing (:mod:`engine.inference`); the config and vocabulary come from the
+export's metadata, so an exported file needs no checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from engine.config import Config
+from engine.inference import prepare_request, ranked_spans
+from engine.text import TextProcessor, Vocabulary
+from export.onnx_export import read_onnx_metadata
+
+Inputs = Mapping[str, torch.Tensor | np.ndarray]
+
+
+class ExportedLocalizer:
+    """``predict(features, query, duration=None, k=5)`` as ``engine.Localizer``, over ``self.run``.
+
+    Subclasses implement ``run(inputs) -> {output name: array or tensor}`` for a one-video batch.
+    """
+
+    def __init__(self, metadata: dict[str, Any], source: str) -> None:
+        self.metadata = metadata
+        self.config = Config.from_dict(metadata["config"], source)
+        itos = metadata["vocab"]
+        # text processing only needs the word ids; the word vectors are inside the exported graph
+        vocab = Vocabulary(itos, np.zeros((len(itos), 1), dtype=np.float32))
+        self.text = TextProcessor(vocab, self.config.data.max_words, self.config.data.drop_unknown_pos)
+
+    def run(self, inputs: Inputs) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    def predict(
+        self, features: np.ndarray, query: str, duration: float | None = None, k: int = 5
+    ) -> list[tuple[float, float, float]]:
+        """The ``k`` best spans ``(start_s, end_s, score)``, best first (see ``engine.Localizer.predict``)."""
+        request = prepare_request(features, query, self.text, self.config, duration, k)
+        out = self.run(request.inputs)
+        start, end = (torch.as_tensor(out[name]).float().log() for name in ("start_prob", "end_prob"))
+        return ranked_spans(start, end, request)
+
+
+class OnnxGraph:
+    """An exported portable graph in an ONNX Runtime session: ``graph(inputs) -> {output name: ndarray}``.
+
+    ``inputs`` may hold more tensors than the graph takes (Dynamic Pathway's export has no
+    ``word_class``); only the graph's own inputs are fed.
+    """
+
+    def __init__(self, path: str | Path, providers: Sequence[str] | None = None, threads: int | None = None) -> None:
+        self.metadata = read_onnx_metadata(path)
+        if self.metadata["variant"] != "portable":
+            raise ValueError(
+                f"{path} is the {self.metadata['variant']!r} export: its custom MSLSTM / CQA nodes run only in "
+                "TensorRT (export.TensorRTLocalizer); export the portable variant for ONNX Runtime"
+            )
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=list(providers or ["CPUExecutionProvider"]))
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def __call__(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        missing = [name for name in self.input_names if name not in inputs]
+        if missing:
+            raise KeyError(f"inputs lack {missing}; the graph takes {self.input_names}")
+        feed = {name: _as_numpy(inputs[name]) for name in self.input_names}
+        return dict(zip(self.output_names, self.session.run(None, feed), strict=True))
+
+
+class OnnxLocalizer(ExportedLocalizer):
+    """``OnnxLocalizer(onnx_path).predict(features, query, duration=None, k=5)`` on ONNX Runtime.
+
+    ``providers`` default to CPU (pass ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` with
+    onnxruntime-gpu); ``threads`` caps ONNX Runtime's intra-op threads.
+    """
+
+    def __init__(self, onnx_path: str | Path, providers: Sequence[str] | None = None, threads: int | None = None):
+        self.graph = OnnxGraph(onnx_path, providers, threads)
+        super().__init__(self.graph.metadata, str(onnx_path))
+
+    def run(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        return self.graph(inputs)
+
+
+def _as_numpy(value: torch.Tensor | np.ndarray) -> np.ndarray:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
