@@ -48,4 +48,4 @@ def run_encoders(encoders: Sequence[MultiScaleLSTM], x: torch.Tensor, lengths: t
         [e.norm(x) for e in encoders], lengths, [list(e.lstms) for e in encoders], backend=encoders[0].kernels
     )
     valid = (torch.arange(x.shape[1], device=x.device) < lengths[:, None]).unsqueeze(-1).to(x.dtype)
-    return [e.merge(e.dropout(h)) * valid for e, h in zip(encoders, recurrent)]
+    return [e.merge(e.dropout(h)) * valid for e, h in zip(encoders, recurrent, strict=True)]

@@ -14,7 +14,7 @@ def check_tensor(
     if t.dim() != rank:
         raise ValueError(f"{name} must have {rank} dims, got shape {tuple(t.shape)}")
     if shape is not None:
-        for axis, (want, got) in enumerate(zip(shape, t.shape)):
+        for axis, (want, got) in enumerate(zip(shape, t.shape, strict=True)):
             if want is not None and want != got:
                 raise ValueError(
                     f"{name} has shape {tuple(t.shape)}: expected size {want} on axis {axis} "

@@ -47,7 +47,7 @@ def ms_lstm_reference(
     """For each encoder e: ``concat_s strided_bilstm(xs[e], lstm=encoders[e][s-1], stride=s)``."""
     valid = (torch.arange(xs[0].shape[1], device=lengths.device) < lengths[:, None]).unsqueeze(-1)
     outs = []
-    for x, lstms in zip(xs, encoders):
+    for x, lstms in zip(xs, encoders, strict=True):
         scales = [strided_bilstm(x, lengths, lstm, stride) for stride, lstm in enumerate(lstms, start=1)]
         outs.append(torch.cat(scales, dim=-1) * valid.to(x.dtype))
     return outs

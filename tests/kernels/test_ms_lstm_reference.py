@@ -42,7 +42,7 @@ def test_several_encoders_are_independent():
     xs = [torch.randn(2, T, DIM) for _ in range(3)]
     lengths = torch.tensor([T, 6])
     together = ms_lstm_reference(xs, lengths, encoders)
-    for x, lstms, out in zip(xs, encoders, together):
+    for x, lstms, out in zip(xs, encoders, together, strict=True):
         torch.testing.assert_close(out, ms_lstm_reference([x], lengths, [lstms])[0])
 
 
