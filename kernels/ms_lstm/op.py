@@ -98,15 +98,16 @@ class MsLstmFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, x: torch.Tensor, lengths: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor,
-        num_scales: int, dtype: torch.dtype, save: bool,
+        ctx, x: torch.Tensor, lengths: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
+        b_ih: torch.Tensor, b_hh: torch.Tensor, num_scales: int, dtype: torch.dtype, save: bool,
     ) -> torch.Tensor:
         E, B, T, D = x.shape
         hidden = w_hh.shape[-1]
         with torch.autocast(x.device.type, enabled=False):
             x_c = x.to(dtype).contiguous()
             w_ih_c, w_hh_c = w_ih.to(dtype), w_hh.to(dtype).contiguous()
-            gates = torch.baddbmm(bias.to(dtype).unsqueeze(1), x_c.view(E, B * T, D), w_ih_c.transpose(1, 2))
+            bias = (b_ih + b_hh).to(dtype).unsqueeze(1)
+            gates = torch.baddbmm(bias, x_c.view(E, B * T, D), w_ih_c.transpose(1, 2))
             gates = gates.view(E, B, T, -1)
             y = torch.zeros(E, B, T, num_scales * 2 * hidden, device=x.device, dtype=dtype)
             cell = torch.empty(y.shape if save else 0, device=x.device, dtype=accumulation_dtype(dtype))
@@ -114,7 +115,7 @@ class MsLstmFunction(torch.autograd.Function):
         if save:
             ctx.save_for_backward(x_c, lengths, w_ih_c, w_hh_c, gates, cell, y)
             ctx.num_scales = num_scales
-            ctx.input_dtypes = (x.dtype, w_ih.dtype, w_hh.dtype, bias.dtype)
+            ctx.input_dtypes = (x.dtype, w_ih.dtype, w_hh.dtype, b_ih.dtype)
         return y
 
     @staticmethod
@@ -123,7 +124,7 @@ class MsLstmFunction(torch.autograd.Function):
         x_c, lengths, w_ih_c, w_hh_c, gates, cell, y = ctx.saved_tensors
         E, B, T, D = x_c.shape
         x_dtype, w_ih_dtype, w_hh_dtype, bias_dtype = ctx.input_dtypes
-        need_x, _, need_w_ih, need_w_hh, need_bias = ctx.needs_input_grad[:5]
+        need_x, _, need_w_ih, need_w_hh, need_b_ih, need_b_hh = ctx.needs_input_grad[:6]
         dx = dw_ih = dw_hh = db = None
         with torch.autocast(x_c.device.type, enabled=False):
             dgates = torch.zeros_like(gates)  # frames no sequence visits (padding) keep dG = 0
@@ -135,9 +136,11 @@ class MsLstmFunction(torch.autograd.Function):
             if need_w_hh:
                 dw_hh = frame_weight_grad(dgates, y, sets_per_encoder=2 * ctx.num_scales, shift_by_scale=True)
                 dw_hh = dw_hh.to(w_hh_dtype)
-            if need_bias:
+            if need_b_ih or need_b_hh:
                 db = dgates.sum(dim=(1, 2), dtype=accumulation_dtype(gates.dtype)).to(bias_dtype)
-        return dx, None, dw_ih, dw_hh, db, None, None, None
+        # b_ih and b_hh get separate tensors: aliased .grad storage would be scaled twice by in-place
+        # clip_grad_norm_ / GradScaler.unscale_
+        return dx, None, dw_ih, dw_hh, db, None if db is None else db.clone(), None, None, None
 
 
 def ms_lstm_triton(
@@ -146,7 +149,7 @@ def ms_lstm_triton(
     """Same contract as :func:`kernels.ms_lstm` (arguments already checked), all encoders in one launch set.
 
     Parameters are stacked per call (differentiably, so gradients reach every ``nn.LSTM`` parameter):
-    ``w_ih`` (E, S*2*4H, D) and ``bias`` (E, S*2*4H) in [s=1 fwd | s=1 reverse | s=2 fwd | ...] order,
+    ``w_ih`` (E, S*2*4H, D) and ``b_ih``, ``b_hh`` (E, S*2*4H) in [s=1 fwd | s=1 reverse | s=2 fwd | ...] order,
     ``w_hh`` (E*S*2, 4H, H) in the same order.
     """
     reason = unsupported_reason(xs, encoders)
@@ -157,10 +160,9 @@ def ms_lstm_triton(
     x = torch.stack(list(xs))
     w_ih = torch.cat([w for m in lstms for w in (m.weight_ih_l0, m.weight_ih_l0_reverse)]).view(E, -1, x.shape[-1])
     w_hh = torch.stack([w for m in lstms for w in (m.weight_hh_l0, m.weight_hh_l0_reverse)])
-    b_ih = torch.cat([b for m in lstms for b in (m.bias_ih_l0, m.bias_ih_l0_reverse)])
-    b_hh = torch.cat([b for m in lstms for b in (m.bias_hh_l0, m.bias_hh_l0_reverse)])
-    bias = (b_ih + b_hh).view(E, -1)
+    b_ih = torch.cat([b for m in lstms for b in (m.bias_ih_l0, m.bias_ih_l0_reverse)]).view(E, -1)
+    b_hh = torch.cat([b for m in lstms for b in (m.bias_hh_l0, m.bias_hh_l0_reverse)]).view(E, -1)
     lengths = lengths.to(device=x.device, dtype=torch.int32).contiguous()
-    save = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w_ih, w_hh, bias))
-    y = MsLstmFunction.apply(x, lengths, w_ih, w_hh, bias, num_scales, compute_dtype(xs[0]), save)
+    save = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w_ih, w_hh, b_ih, b_hh))
+    y = MsLstmFunction.apply(x, lengths, w_ih, w_hh, b_ih, b_hh, num_scales, compute_dtype(xs[0]), save)
     return list(y.unbind(0))

@@ -83,13 +83,25 @@ def test_gradcheck_float64():
     x = torch.randn(1, batch, frames, dim, dtype=torch.float64, requires_grad=True)
     w_ih = torch.randn(1, sets * 4 * hidden, dim, dtype=torch.float64, requires_grad=True)
     w_hh = torch.randn(sets, 4 * hidden, hidden, dtype=torch.float64, requires_grad=True)
-    bias = torch.randn(1, sets * 4 * hidden, dtype=torch.float64, requires_grad=True)
+    b_ih, b_hh = (torch.randn(1, sets * 4 * hidden, dtype=torch.float64, requires_grad=True) for _ in range(2))
     lengths = torch.tensor([frames, 2], dtype=torch.int32)
 
-    def op(x, w_ih, w_hh, bias):
-        return MsLstmFunction.apply(x, lengths, w_ih, w_hh, bias, num_scales, torch.float64, True)
+    def op(x, w_ih, w_hh, b_ih, b_hh):
+        return MsLstmFunction.apply(x, lengths, w_ih, w_hh, b_ih, b_hh, num_scales, torch.float64, True)
 
-    assert torch.autograd.gradcheck(op, (x, w_ih, w_hh, bias), fast_mode=True)
+    assert torch.autograd.gradcheck(op, (x, w_ih, w_hh, b_ih, b_hh), fast_mode=True)
+
+
+def test_bias_gradients_do_not_alias():
+    """In-place gradient clipping must scale bias_ih and bias_hh once each, as with the reference."""
+    torch.manual_seed(4)
+    lstm = nn.LSTM(16, 16, bidirectional=True, batch_first=True)
+    x = torch.randn(2, 5, 16)
+    (y,) = kernels.ms_lstm([x], torch.tensor([5, 3]), [[lstm]], backend="triton")
+    y.square().sum().backward()
+    expected = lstm.bias_hh_l0.grad.clone()
+    lstm.bias_ih_l0.grad.mul_(0.5)
+    torch.testing.assert_close(lstm.bias_hh_l0.grad, expected)
 
 
 def test_autocast_runs_in_low_precision_with_fp32_weight_grads():

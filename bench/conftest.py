@@ -1,0 +1,9 @@
+"""``pytest bench/``: on a machine without CUDA, the Triton kernels run through the interpreter (set here,
+before any kernel is defined)."""
+
+import os
+
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")

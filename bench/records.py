@@ -1,0 +1,145 @@
+"""What every benchmark number carries: the machine, the software versions, the commit, dtype and shapes."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ABSENT = "absent"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def package_version(module: str) -> str:
+    """``module.__version__``, or "absent" when it cannot be imported."""
+    try:
+        return str(importlib.import_module(module).__version__)
+    except Exception:  # noqa: BLE001 -- a broken install counts as absent, whatever it raises
+        return ABSENT
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str:
+    """HEAD commit of the checkout, "+dirty" when the tree has changes, "unknown" outside git."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+
+
+def slug(text: str) -> str:
+    """A file-system friendly form of a device name ("NVIDIA H100 80GB HBM3" -> "nvidia-h100-80gb-hbm3")."""
+    return "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) or "device"
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """The facts recorded with every number of a run."""
+    return {
+        "device": device_name(device),
+        "device_type": device.type,
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "cpu_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "triton": package_version("triton"),
+        "onnxruntime": package_version("onnxruntime"),
+        "tensorrt": package_version("tensorrt"),
+        "cuda": torch.version.cuda or ABSENT,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "triton_interpret": os.environ.get("TRITON_INTERPRET", "0") == "1",
+        "tf32": device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32,
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@dataclass
+class ParityRecord:
+    """Largest error of a variant's outputs and gradients against the reference, and the verdict."""
+
+    suite: str
+    case: str
+    variant: str
+    reference: str
+    dtype: str
+    shapes: dict[str, Any]
+    output_rel_err: float
+    grad_rel_err: float | None
+    tolerance: float
+    passed: bool
+    note: str = ""
+    asserted: bool = True  # False: shown for context, a miss does not fail the run
+    env: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ThroughputRecord:
+    """Median per-call time of a variant, its speed-up over the baseline, and derived rates."""
+
+    suite: str
+    case: str
+    variant: str
+    baseline: str
+    dtype: str
+    shapes: dict[str, Any]
+    median_ms: float
+    iqr_ms: float
+    repeats: int
+    speedup: float | None
+    tflops: float | None = None
+    items_per_s: float | None = None
+    peak_mem_mb: float | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SkipRecord:
+    """A measurement that could not run here, and why."""
+
+    suite: str
+    case: str
+    variant: str
+    reason: str
+    env: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parity_failures(records: Sequence[Any]) -> list[ParityRecord]:
+    """The asserted parity checks that failed: any of them makes a run fail."""
+    return [r for r in records if isinstance(r, ParityRecord) and r.asserted and not r.passed]

@@ -1,0 +1,71 @@
+"""bench.cases: which variant is compared with what, crashes fail, timed records carry speed-ups."""
+
+import pytest
+import torch
+
+from bench.cases import Case, Settings, Variant, check_parity, run_case
+from bench.records import ParityRecord, ThroughputRecord, parity_failures
+from bench.timing import TimingPlan
+
+CPU = torch.device("cpu")
+SETTINGS = Settings(CPU, (torch.float32,), TimingPlan(warmup=1, repeats=3, min_sample_s=0.0, max_calls=1))
+SIZE, ITEMS = 8, 4
+OFFSET = 1e-3  # far above the fp32 tolerance
+
+
+def make_input(seed: int) -> torch.Tensor:
+    return torch.randn(SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+def variant(name: str, fn, **kw) -> Variant:
+    return Variant(name, lambda x: ([fn(x)], []), **kw)
+
+
+def crash(x: torch.Tensor) -> torch.Tensor:
+    raise RuntimeError("kernel exploded")
+
+
+def parity(case: Case) -> dict[str, ParityRecord]:
+    records, _ = check_parity(case, SETTINGS, {})
+    return {r.variant: r for r in records if isinstance(r, ParityRecord)}
+
+
+def test_candidates_are_asserted_against_the_baseline_and_crashes_fail() -> None:
+    case = Case("unit", "double", torch.float32, {"n": SIZE}, make_input, [
+        variant("reference", lambda x: 2 * x),
+        variant("exact", lambda x: x + x),
+        variant("off", lambda x: 2 * x + OFFSET * x.abs().max()),
+        variant("crash", crash),
+    ])
+    rows = parity(case)
+    assert set(rows) == {"exact", "off", "crash"}
+    assert rows["exact"].passed and rows["exact"].reference == "reference"
+    assert not rows["off"].passed and abs(rows["off"].output_rel_err - OFFSET / 2) < 1e-6
+    assert not rows["crash"].passed and "kernel exploded" in rows["crash"].note
+    assert {r.variant for r in parity_failures(list(rows.values()))} == {"off", "crash"}
+
+
+def test_oracle_rows_baseline_is_context_and_kernel_answers_to_the_oracle() -> None:
+    case = Case("unit", "half", torch.float32, {"n": SIZE}, make_input, [
+        variant("reference", lambda x: x + OFFSET * x.abs().max()),  # the baseline's own rounding error
+        variant("kernel", lambda x: x.clone(), vs_oracle=True),
+        variant("compiled", lambda x: x + OFFSET * x.abs().max()),
+    ], oracle=variant("oracle", lambda x: x.clone(), timed=False))
+    rows = parity(case)
+    assert not rows["reference"].asserted and not rows["reference"].passed  # shown, not failing the run
+    assert rows["kernel"].reference == "oracle" and rows["kernel"].passed
+    assert rows["compiled"].reference == "reference" and rows["compiled"].passed
+    assert not parity_failures(list(rows.values()))
+
+
+def test_run_case_times_working_variants_only() -> None:
+    case = Case("unit", "sum", torch.float32, {"n": SIZE}, make_input, [
+        variant("reference", lambda x: x.sum()),
+        variant("same", lambda x: x.sum()),
+        variant("crash", crash),
+        variant("parity-only", lambda x: x.sum(), timed=False),
+    ], items=ITEMS)
+    timed = [r for r in run_case(case, SETTINGS, {}) if isinstance(r, ThroughputRecord)]
+    assert [r.variant for r in timed] == ["reference", "same"]
+    assert timed[0].speedup == 1.0 and timed[1].speedup > 0
+    assert all(r.items_per_s == pytest.approx(ITEMS / (r.median_ms / 1e3)) and r.repeats == 3 for r in timed)
