@@ -2,22 +2,32 @@
 
 from engine.cqa import ContextQueryAttention
 from engine.decoding import decode_spans, index_to_seconds, seconds_to_index, topk_spans
+from engine.dynamic_pathway import DynamicPathway
+from engine.eamat import EAMAT
+from engine.localizer import Localizer
 from engine.metrics import evaluate
+from engine.models import build_model, count_parameters, set_kernels
 from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask, run_encoders
 from engine.temporal_conv import MultiScaleTemporalConv
 from engine.transformer import FeedForward, TransformerBlock
 
 __all__ = [
+    "EAMAT",
     "ContextQueryAttention",
+    "DynamicPathway",
     "FeedForward",
+    "Localizer",
     "MultiScaleLSTM",
     "MultiScaleTemporalConv",
     "TransformerBlock",
+    "build_model",
+    "count_parameters",
     "decode_spans",
     "evaluate",
     "index_to_seconds",
     "lengths_from_mask",
     "run_encoders",
     "seconds_to_index",
+    "set_kernels",
     "topk_spans",
 ]

@@ -1,0 +1,40 @@
+"""``torchrun --nproc_per_node 2 -m train`` on CPU (gloo): rank 0 writes the run, metrics cover the whole split."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.config import Config
+from engine.localizer import read_checkpoint
+from tests.train.tiny import tiny_args
+from train.checkpoint import BEST, LAST
+from train.loop import Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+NUM_PROCESSES = 2
+TIMEOUT_S = 240
+
+
+def test_two_process_gloo_run_matches_a_single_process_evaluation(tmp_path: Path):
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={NUM_PROCESSES}",
+               "-m", "train", *tiny_args(run)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.count("test split") == 1, "only rank 0 prints the results"
+    assert "x2" in done.stdout  # the run announced both processes
+    for name in (LAST, BEST, "metrics.json", "config.yaml"):
+        assert (run / name).is_file(), name
+    assert len(read_checkpoint(run / LAST)["rng"]) == NUM_PROCESSES
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    best = read_checkpoint(run / BEST)
+    single = Trainer(Config.from_dict(best["config"]), checkpoint=best).evaluate("test")
+    assert metrics["test"]["num_samples"] == len(single.durations) == 16
+    for key, value in single.metrics.items():
+        assert abs(metrics["test"][key] - value) < 1e-9, key

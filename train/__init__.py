@@ -1,0 +1,1 @@
+"""``python -m train``: the training / evaluation / prediction entry point over :mod:`engine`."""

@@ -1,0 +1,280 @@
+"""``python -m train``: train / evaluate / predict from the command line (``--help`` for the options)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.config import Config, section_names
+from engine.localizer import Localizer, read_checkpoint
+from kernels.dispatch import BACKENDS
+from train import distributed
+from train.checkpoint import BEST, LAST, load_training_state, resolve_checkpoint
+
+PRESETS_DIR = Path(__file__).resolve().parent / "configs"
+DEFAULT_PRESET = "synthetic"
+USAGE_ERROR = 2
+METRIC_NAMES = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+
+DESCRIPTION = """\
+Train and evaluate EAMAT / Dynamic Pathway for language-driven action localization.
+
+With no arguments: trains EAMAT on the embedded synthetic dataset (preset 'synthetic', a few minutes on
+a CPU), then prints test metrics next to two trivial baselines. The run directory (train.out_dir, or
+--out) receives config.yaml / config.json, last.pt (every epoch), best.pt (best validation epoch) and
+metrics.json. Multi-GPU: torchrun --nproc_per_node N -m train [options].
+"""
+
+EPILOG = """\
+examples:
+  python -m train                                    # synthetic EAMAT run, ~5 min on 2 CPU cores
+  python -m train --config dp-charades --set data.features=/data/i3d --set data.annotations=/data/charades
+  python -m train --config eamat-tacos --set optim.lr=5e-5 --out runs/tacos
+  python -m train --resume runs/tacos                # continue a killed run (same result as uninterrupted)
+  python -m train --eval-only runs/tacos/best.pt
+  python -m train predict --ckpt runs/synthetic/best.pt --features video.npy --query "a person opens the door"
+  python -m train --help-config                      # every config field, its default and meaning
+"""
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_config(name_or_path: str | None) -> Config:
+    """A preset name (``train/configs/<name>.yaml``) or a YAML file path; None = the default preset."""
+    name_or_path = name_or_path or DEFAULT_PRESET
+    if name_or_path in preset_names():
+        return Config.load(PRESETS_DIR / f"{name_or_path}.yaml")
+    if Path(name_or_path).is_file():
+        return Config.load(name_or_path)
+    raise ValueError(f"--config {name_or_path!r} is neither a preset {preset_names()} nor a YAML file")
+
+
+def field_comments(section_type: type) -> dict[str, str]:
+    """``{field: trailing comment}`` from the dataclass source (empty when the source is unavailable)."""
+    try:
+        source = inspect.getsource(section_type)
+    except (OSError, TypeError):
+        return {}
+    found = (re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", line) for line in source.splitlines())
+    return {m[1]: m[2] for m in found if m}
+
+
+def config_reference(cfg: Config) -> str:
+    """Every config field as YAML (``section: field: value  # comment [default: x]``), for --help-config."""
+    lines = ["# fields of a config file (values of the selected --config); override any with --set section.field=v"]
+    defaults = Config()
+    for section in section_names():
+        lines.append(f"{section}:")
+        values, base = getattr(cfg, section), getattr(defaults, section)
+        comments = field_comments(type(values))
+        for f in dataclasses.fields(values):
+            value, default = getattr(values, f.name), getattr(base, f.name)
+            note = comments.get(f.name, "")
+            if value != default:
+                note = f"{note} [default: {json.dumps(default)}]".strip()
+            lines.append(f"  {f.name}: {json.dumps(value)}" + (f"  # {note}" if note else ""))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m train", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--config", metavar="NAME|PATH",
+                        help=f"preset name {preset_names()} or a YAML file (default: {DEFAULT_PRESET}).\n"
+                             "With --resume / --eval-only the checkpoint's own config is used unless given.")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="override one config field (repeatable), e.g. --set model.dim=256 --set optim.lr=1e-4;\n"
+                             "values are parsed as YAML; unknown fields are rejected with the valid ones")
+    parser.add_argument("--out", metavar="DIR", help="run directory (sets train.out_dir)")
+    parser.add_argument("--kernels", choices=BACKENDS,
+                        help="sets model.kernels: auto = fused Triton kernels on CUDA, PyTorch reference elsewhere;\n"
+                             "triton = always the kernels (error where they cannot run); reference = never")
+    parser.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR|CKPT",
+                        help="continue a run from its last.pt (a run directory or a checkpoint file;\n"
+                             "no value = the configured train.out_dir); the end result equals an uninterrupted run")
+    parser.add_argument("--eval-only", metavar="CKPT",
+                        help="evaluate a checkpoint (a file, or a run directory = its best.pt) on the validation\n"
+                             "and test splits, with the baselines; "
+                             "writes eval_metrics.json next to the checkpoint")
+    parser.add_argument("--stop-after-epoch", type=int, metavar="K",
+                        help="stop once epoch K is checkpointed, without the final test (for time-limited\n"
+                             "job slots); continue later with --resume")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run even if the run directory already holds one")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (per-epoch lines only)")
+    parser.add_argument("--help-config", action="store_true",
+                        help="print every config field with its value, default and meaning, then exit")
+    parser.add_argument("--list-configs", action="store_true", help="print the preset names, then exit")
+
+    commands = parser.add_subparsers(dest="command", metavar="{predict}", title="subcommands")
+    predict = commands.add_parser(
+        "predict", help="top-k spans for one query in one video (python -m train predict --help)",
+        description="Localize a query in one video with a trained checkpoint; prints a table and JSON.",
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    predict.add_argument("--ckpt", required=True,
+                         help="checkpoint file (best.pt / last.pt) or run directory (= its best.pt)")
+    predict.add_argument("--features", required=True, metavar="NPY", help="the video's clip features, (T, video_dim)")
+    predict.add_argument("--query", required=True, help="the sentence to localize")
+    predict.add_argument("--duration", type=float,
+                         help="video duration in seconds (default: the number of clips, one second per clip)")
+    predict.add_argument("-k", "--topk", type=int, default=5, help="number of spans to return (default 5)")
+    predict.add_argument("--device", help="cpu | cuda | cuda:N (default: CUDA when available)")
+    predict.add_argument("--kernels", choices=BACKENDS, help="override the checkpoint's model.kernels")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def metrics_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    lines = [title, f"{'':<{width}}  " + "  ".join(f"{m:>7}" for m in METRIC_NAMES)]
+    lines += [f"{name:<{width}}  " + "  ".join(f"{metrics[m]:7.2f}" for m in METRIC_NAMES) for name, metrics in rows]
+    return "\n".join(lines)
+
+
+def results_table(cfg: Config, test: dict[str, Any], baselines: dict[str, dict[str, float]], label: str) -> str:
+    rows = [(label, test), (f"random span (seed {cfg.train.seed})", baselines["random"]),
+            ("most frequent train span", baselines["most_frequent"])]
+    table = metrics_table(f"test split, {test['num_samples']} queries: R@1 at IoU 0.3 / 0.5 / 0.7 and mIoU (%)", rows)
+    if "path_usage" in test:
+        usage = test["path_usage"]
+        table += f"\npathway chosen: exploitation {100 * usage['exploitation']:.1f}%, " \
+                 f"exploration {100 * usage['exploration']:.1f}%"
+    return table
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def _config_for(args: argparse.Namespace, ckpt: dict[str, Any] | None) -> Config:
+    cfg = load_config(args.config) if (args.config or ckpt is None) else Config.from_dict(ckpt["config"], ckpt["path"])
+    cfg.apply_overrides(args.overrides)
+    if args.out:
+        cfg.train.out_dir = args.out
+    if args.kernels:
+        cfg.model.kernels = args.kernels
+    return cfg
+
+
+def _setup(args: argparse.Namespace) -> tuple[Config, dict[str, Any] | None]:
+    """The config and the checkpoint to start from (resume / eval-only), or a usage error."""
+    if args.resume is not None and args.eval_only:
+        raise ValueError("--resume and --eval-only exclude each other")
+    if args.eval_only:
+        ckpt = read_checkpoint(resolve_checkpoint(args.eval_only, BEST))
+        return _config_for(args, ckpt), ckpt
+    if args.resume is not None:
+        where = args.resume or (args.out or _config_for(args, None).train.out_dir)
+        path = resolve_checkpoint(where)
+        ckpt = load_training_state(path)
+        cfg = _config_for(args, ckpt)
+        if not args.out:
+            cfg.train.out_dir = str(path.parent)
+        return cfg, ckpt
+    cfg = _config_for(args, None)
+    if (Path(cfg.train.out_dir) / LAST).exists() and not args.overwrite:
+        raise ValueError(f"{cfg.train.out_dir} already holds a run ({LAST}); pass --resume to continue it, "
+                         "--out DIR for a new run, or --overwrite to replace it")
+    return cfg, None
+
+
+def run_training(args: argparse.Namespace) -> int:
+    from train.loop import Trainer  # heavy imports (data, models) only when training
+
+    try:
+        cfg, ckpt = _setup(args)
+    except (KeyError, TypeError, ValueError, FileNotFoundError) as err:
+        return usage_error(err)
+    process, device = distributed.start(cfg.train.device)
+    try:
+        started = time.perf_counter()
+        try:
+            trainer = Trainer(cfg, process, device, checkpoint=ckpt, resume=args.resume is not None,
+                              progress=not args.no_progress)
+        except (KeyError, TypeError, ValueError, FileNotFoundError) as err:
+            return usage_error(err)
+        if args.eval_only:
+            return report_evaluation(trainer, cfg, ckpt)
+        if process.is_main:
+            print(f"run directory {cfg.train.out_dir}: {cfg.model.name}, {len(trainer.splits['train'])} train / "
+                  f"{len(trainer.splits['val'])} val / {len(trainer.splits['test'])} test samples, "
+                  f"{cfg.train.epochs} epochs, device {device}" + (f" x{process.world_size}" if
+                                                                  process.distributed else ""), flush=True)
+        results = trainer.fit(args.stop_after_epoch)
+        if results is None:
+            if process.is_main:
+                print(f"stopped after epoch {trainer.epoch}; continue with --resume {cfg.train.out_dir}")
+            return 0
+        if process.is_main:
+            label = f"{cfg.model.name} (best val epoch {results['best_epoch']})"
+            print(results_table(cfg, results["test"], results["baselines"], label))
+            metrics_file = Path(cfg.train.out_dir) / "metrics.json"
+            print(f"wall time {time.perf_counter() - started:.0f} s; metrics in {metrics_file}")
+        return 0
+    finally:
+        distributed.stop()
+
+
+def report_evaluation(trainer: Any, cfg: Config, ckpt: dict[str, Any]) -> int:
+    val, test = trainer.evaluate("val"), trainer.evaluate("test")
+    if trainer.process.is_main:
+        results = {"checkpoint": ckpt["path"], "epoch": ckpt["epoch"], "val": val.summary(),
+                   "test": test.summary(), "baselines": trainer.baselines(test)}
+        label = f"{cfg.model.name} ({Path(ckpt['path']).name}, epoch {ckpt['epoch']})"
+        print(metrics_table("validation split: R@1 at IoU 0.3 / 0.5 / 0.7 and mIoU (%)", [(label, val.metrics)]))
+        print(results_table(cfg, results["test"], results["baselines"], label))
+        out = Path(ckpt["path"]).parent / "eval_metrics.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"metrics in {out}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    try:
+        localizer = Localizer.from_checkpoint(resolve_checkpoint(args.ckpt, BEST), args.device, args.kernels)
+        features = np.load(args.features)
+        spans = localizer.predict(features, args.query, args.duration, args.topk)
+    except (KeyError, TypeError, ValueError, FileNotFoundError) as err:
+        return usage_error(err)
+    duration = args.duration if args.duration is not None else float(len(features))
+    print(f"query: {args.query!r}   video: {args.features} ({len(features)} clips, {duration:g} s)")
+    print(f"{'rank':>4}  {'start_s':>8}  {'end_s':>8}  {'score':>7}")
+    for rank, (start, end, score) in enumerate(spans, 1):
+        print(f"{rank:>4}  {start:8.2f}  {end:8.2f}  {score:7.4f}")
+    print(json.dumps({"query": args.query, "duration": duration,
+                      "spans": [{"start": s, "end": e, "score": p} for s, e, p in spans]}))
+    return 0
+
+
+def usage_error(err: BaseException) -> int:
+    message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    print(f"python -m train: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "predict":
+        return run_predict(args)
+    if args.list_configs:
+        print("\n".join(preset_names()))
+        return 0
+    if args.help_config:
+        try:
+            cfg = load_config(args.config).apply_overrides(args.overrides)
+        except (KeyError, TypeError, ValueError) as err:
+            return usage_error(err)
+        print(config_reference(cfg))
+        return 0
+    return run_training(args)

@@ -1,0 +1,373 @@
+"""The training / evaluation loop: :class:`Trainer` (``fit``, ``evaluate``).
+
+Choices (documented for users):
+
+* Optimizer AdamW; no weight decay on biases, norm weights and other 1-D parameters (the frozen word
+  table is a buffer, never optimized).  Learning rate: linear warmup over ``optim.warmup_fraction`` of
+  all steps, then linear decay to 0 at the last step.  Gradients clipped to ``optim.grad_clip`` (0 = off).
+* AMP: ``train.amp`` "auto" = bf16 autocast on CUDA, off on CPU; "fp16" adds a GradScaler.
+* Data order depends only on (``train.seed``, epoch) (a seeded :class:`DistributedSampler`, also with
+  one process), so ``--resume`` after epoch k continues exactly as an uninterrupted run would (bit-exact
+  on CPU; on GPU as exact as the kernels are deterministic).  Resume granularity is one epoch.
+* Model selection: the epoch with the best validation R1@0.5, ties broken by mIoU; the test split is
+  evaluated once, with ``best.pt``, at the end.
+* Multi-GPU: ``data.batch_size`` is the global batch; each of N processes takes ``batch_size // N``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+from tqdm import tqdm
+
+from engine.config import Config
+from engine.data import build_datasets, collate
+from engine.decoding import decode_spans, index_to_seconds
+from engine.localizer import load_model_state, read_checkpoint, vocabulary_of
+from engine.metrics import evaluate as span_metrics
+from engine.models import build_model, set_kernels
+from engine.text import UNK_ID
+from kernels.dispatch import triton_interpreted
+from train import distributed
+from train.baselines import baseline_metrics
+from train.checkpoint import BEST, CHECKPOINT_FORMAT, LAST, atomic_save, capture_rng, restore_rng
+from train.distributed import Process
+
+SELECTION = ("R1@0.5", "mIoU")  # validation metrics compared in this order to pick the best epoch
+METRICS_FILE = "metrics.json"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``train.amp`` on ``device`` (None = full precision)."""
+    choices = {"auto": torch.bfloat16 if device.type == "cuda" else None, "bf16": torch.bfloat16,
+               "fp16": torch.float16, "off": None}
+    if amp not in choices:
+        raise ValueError(f"train.amp must be one of {sorted(choices)}, got {amp!r}")
+    if choices[amp] is torch.float16 and device.type != "cuda":
+        raise ValueError("train.amp='fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
+    return choices[amp]
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two AdamW groups: matrices decayed; biases, norm weights and other 1-D parameters not."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0},
+    ]
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
+    """LambdaLR: 0 -> 1 over the warmup steps, then 1 -> 0 linearly at ``total_steps``."""
+    warmup = int(round(warmup_fraction * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def better(candidate: dict[str, float], best: dict[str, float] | None) -> bool:
+    return best is None or tuple(candidate[k] for k in SELECTION) > tuple(best[k] for k in SELECTION)
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one split plus the per-sample predictions (seconds), in dataset order."""
+
+    metrics: dict[str, float]
+    pred_seconds: np.ndarray
+    gt_seconds: np.ndarray
+    durations: np.ndarray
+    path_usage: dict[str, float] = field(default_factory=dict)  # Dynamic Pathway: share of each pathway
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.metrics, "num_samples": len(self.durations)}
+        if self.path_usage:
+            out["path_usage"] = self.path_usage
+        return out
+
+
+class Trainer:
+    """Builds data, model and optimizer from a :class:`Config`; ``fit()`` trains, ``evaluate()`` scores.
+
+    ``checkpoint`` (a dict read from ``last.pt`` / ``best.pt``) starts from its weights; with
+    ``resume=True`` it also restores optimizer, scheduler, RNG states, epoch and history.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        process: Process | None = None,
+        device: torch.device | str = "cpu",
+        checkpoint: dict[str, Any] | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.cfg, self.process = cfg, process or Process()
+        self.device, self.progress = torch.device(device), progress
+        self.run_dir = Path(cfg.train.out_dir)
+        seed_everything(cfg.train.seed + self.process.rank)
+        self.amp_dtype = autocast_dtype(cfg.train.amp, self.device)
+        if cfg.model.kernels == "triton" and self.device.type != "cuda" and not triton_interpreted():
+            raise ValueError("model.kernels='triton' needs a CUDA device (or TRITON_INTERPRET=1 for CPU testing); "
+                             "use 'auto' or 'reference' on CPU")
+
+        self.splits, data_vocab = build_datasets(cfg.data)
+        # a checkpoint brings its own vocabulary: the data's word ids are mapped onto it (unknown -> <unk>)
+        self.vocab = vocabulary_of(checkpoint) if checkpoint is not None else data_vocab
+        self.word_map = None if self.vocab.itos == data_vocab.itos else torch.tensor(
+            [self.vocab.stoi.get(w, UNK_ID) for w in data_vocab.itos], device=self.device)
+        cfg.model.video_dim = self.splits["train"].video_dim
+        cfg.model.vocab_size, cfg.model.word_dim = self.vocab.vectors.shape
+        self.model = build_model(cfg, word_vectors=self.vocab.vectors).to(self.device)
+        set_kernels(self.model, cfg.model.kernels)
+        if checkpoint is not None:
+            load_model_state(self.model, checkpoint["model"], checkpoint["path"])
+
+        world = self.process.world_size
+        self.batch_size = max(1, cfg.data.batch_size // world)
+        self.sampler = DistributedSampler(
+            self.splits["train"], num_replicas=world, rank=self.process.rank, shuffle=True, seed=cfg.train.seed
+        )
+        self.loader_generator = torch.Generator()
+        self.train_loader = DataLoader(
+            self.splits["train"], batch_size=self.batch_size, sampler=self.sampler, collate_fn=collate,
+            num_workers=cfg.data.num_workers, worker_init_fn=_seed_worker, generator=self.loader_generator,
+            pin_memory=self.device.type == "cuda",
+        )
+        self.train_model: nn.Module = self.model
+        if self.process.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(self.model, device_ids=ids)
+
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, cfg.optim.weight_decay), lr=cfg.optim.lr)
+        total_steps = max(1, cfg.train.epochs * len(self.train_loader))
+        self.scheduler = linear_schedule(self.optimizer, total_steps, cfg.optim.warmup_fraction)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype is torch.float16)
+
+        self.epoch = 0  # epochs completed
+        self.best: dict[str, Any] | None = None  # {"epoch", "metrics"} of the best validation epoch
+        self.history: list[dict[str, Any]] = []
+        if resume and checkpoint is not None:
+            self._restore(checkpoint)
+
+    # ------------------------------------------------------------------ state
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.epoch, self.best, self.history = ckpt["epoch"], ckpt["best"], ckpt["history"]
+        states = ckpt["rng"]
+        if len(states) != self.process.world_size and self.process.is_main:
+            print(f"warning: checkpoint saved by {len(states)} process(es), resuming with "
+                  f"{self.process.world_size}: the run continues but is not bit-identical")
+        restore_rng(states[min(self.process.rank, len(states) - 1)])
+
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.state_dict(),
+            "config": self.cfg.to_dict(),
+            "vocab": {"itos": list(self.vocab.itos), "vectors": self.vocab.vectors},
+            "epoch": self.epoch,
+            "best": self.best,
+            "history": self.history,
+        }
+
+    def save(self, improved: bool) -> None:
+        """``best.pt`` (weights) when ``improved``, then ``last.pt`` (everything). Collective under DDP."""
+        rng = distributed.gather_objects(capture_rng(), self.process)
+        if self.process.is_main:
+            payload = self._payload()
+            if improved:
+                atomic_save(payload, self.run_dir / BEST)
+            atomic_save({**payload, "optimizer": self.optimizer.state_dict(),
+                         "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                         "rng": rng}, self.run_dir / LAST)
+        distributed.barrier()
+
+    # ------------------------------------------------------------------ steps
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+                 for k, v in batch.items()}
+        if self.word_map is not None:
+            batch["words"] = self.word_map[batch["words"]]
+        return batch
+
+    def _forward(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return model(batch["video"], batch["video_mask"], batch["words"], batch["word_mask"], batch["word_class"])
+
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over this rank's shard of the training split; returns mean losses and samples/s."""
+        self.sampler.set_epoch(self.epoch)
+        self.loader_generator.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)  # worker seeds per epoch
+        self.train_model.train()
+        sums: dict[str, float] = {}
+        seen, start = 0, time.perf_counter()
+        bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{self.cfg.train.epochs}", leave=False,
+                   disable=not (self.progress and self.process.is_main), dynamic_ncols=True)
+        for step, batch in enumerate(bar):
+            batch = self._to_device(batch)
+            with self._autocast():
+                loss, parts = self.model.loss(self._forward(self.train_model, batch), batch)
+            if not math.isfinite(parts["total"]):
+                raise FloatingPointError(f"loss is {parts['total']} at epoch {self.epoch + 1} step {step}: "
+                                         "lower optim.lr or check the data")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if self.cfg.optim.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            n = len(batch["video_id"])
+            seen += n
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + value * n
+            rate = seen * self.process.world_size / (time.perf_counter() - start)
+            bar.set_postfix(loss=f"{parts['total']:.3f}", samples_s=f"{rate:.1f}")
+        bar.close()
+        stats = {f"loss_{name}": total / max(seen, 1) for name, total in sums.items()}
+        stats["samples_per_s"] = seen * self.process.world_size / (time.perf_counter() - start)
+        return stats
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> Evaluation:
+        """Decode the best span of every sample of ``split`` (sharded across ranks, gathered) and score it."""
+        dataset = self.splits[split]
+        indices = distributed.shard(len(dataset), self.process)
+        loader = DataLoader(Subset(dataset, indices), batch_size=self.batch_size, shuffle=False,
+                            collate_fn=collate, num_workers=self.cfg.data.num_workers)
+        self.model.eval()  # the bare module: ranks may hold different numbers of batches
+        rows: list[np.ndarray] = []
+        offset = 0
+        for batch in loader:
+            batch = self._to_device(batch)
+            with self._autocast():
+                out = self._forward(self.model, batch)
+            s, e, _ = decode_spans(out["start_logits"].float(), out["end_logits"].float(), batch["video_mask"])
+            t_s, t_e = index_to_seconds(s, e, batch["num_clips"], batch["duration"])
+            n = len(s)
+            path = out["path"].double() if "path" in out else torch.full((n,), -1.0, dtype=torch.float64)
+            rows.append(torch.stack([
+                torch.tensor(indices[offset:offset + n], dtype=torch.float64), t_s.cpu(), t_e.cpu(),
+                batch["gt_seconds"][:, 0].double().cpu(), batch["gt_seconds"][:, 1].double().cpu(),
+                batch["duration"].double().cpu(), path.cpu(),
+            ], dim=1).numpy())
+            offset += n
+        local = np.concatenate(rows) if rows else np.zeros((0, 7))
+        table = np.concatenate(distributed.gather_objects(local, self.process))
+        table = table[np.argsort(table[:, 0], kind="stable")]
+        pred, gt, dur, path = table[:, 1:3], table[:, 3:5], table[:, 5], table[:, 6]
+        usage = {}
+        if (path >= 0).any():
+            usage = {"exploitation": float(np.mean(path == 0)), "exploration": float(np.mean(path == 1))}
+        return Evaluation(span_metrics(pred, gt, dur), pred, gt, dur, usage)
+
+    def split_labels(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(gt_seconds (n, 2), durations (n,)) of a split, read through the loader."""
+        loader = DataLoader(self.splits[split], batch_size=64, shuffle=False, collate_fn=collate)
+        batches = list(loader)
+        return (torch.cat([b["gt_seconds"] for b in batches]).double().numpy(),
+                torch.cat([b["duration"] for b in batches]).double().numpy())
+
+    def baselines(self, evaluation: Evaluation) -> dict[str, dict[str, float]]:
+        train_gt, train_dur = self.split_labels("train")
+        return baseline_metrics(train_gt, train_dur, evaluation.gt_seconds, evaluation.durations,
+                                self.cfg.train.seed)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, stop_after: int | None = None) -> dict[str, Any] | None:
+        """Train the remaining epochs (validating and checkpointing each), then test ``best.pt``.
+
+        Returns (and rank 0 writes to ``metrics.json``) the test metrics of the best epoch, its
+        validation metrics, both baselines on the test split, and the per-epoch history.
+        ``stop_after=k`` stops once epoch k is checkpointed and returns None (continue with ``--resume``).
+        """
+        if self.process.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_config(self.cfg, self.run_dir)
+        started = time.perf_counter()
+        last_epoch = self.cfg.train.epochs if stop_after is None else min(stop_after, self.cfg.train.epochs)
+        while self.epoch < last_epoch:
+            stats = self.train_epoch()
+            val = self.evaluate("val")
+            self.epoch += 1
+            improved = better(val.metrics, self.best["metrics"] if self.best else None)
+            if improved:
+                self.best = {"epoch": self.epoch, "metrics": val.metrics}
+            self.history.append({"epoch": self.epoch, **stats, "val": val.summary(),
+                                 "lr": self.scheduler.get_last_lr()[0]})
+            self.save(improved)
+            if self.process.is_main:
+                print(epoch_line(self.history[-1], self.cfg.train.epochs, improved), flush=True)
+        if self.epoch < self.cfg.train.epochs:
+            return None
+        if self.best is None:
+            raise ValueError(f"train.epochs={self.cfg.train.epochs}: nothing trained, no best checkpoint")
+        best = read_checkpoint(self.run_dir / BEST, map_location=self.device)
+        load_model_state(self.model, best["model"], best["path"])
+        test = self.evaluate("test")
+        results = {
+            "model": self.cfg.model.name,
+            "best_epoch": self.best["epoch"],
+            "selection": f"validation {SELECTION[0]} (ties: {SELECTION[1]})",
+            "val": self.best["metrics"],
+            "test": test.summary(),
+            "baselines": self.baselines(test),
+            "history": self.history,
+            "train_seconds_this_session": time.perf_counter() - started,
+        }
+        if self.process.is_main:
+            write_json(results, self.run_dir / METRICS_FILE)
+        return results
+
+
+def epoch_line(record: dict[str, Any], epochs: int, improved: bool) -> str:
+    val = record["val"]
+    return (f"epoch {record['epoch']:>3}/{epochs}  loss {record['loss_total']:.4f}  "
+            f"{record['samples_per_s']:.1f} samples/s  val R1@0.3 {val['R1@0.3']:.2f}  R1@0.5 {val['R1@0.5']:.2f}  "
+            f"R1@0.7 {val['R1@0.7']:.2f}  mIoU {val['mIoU']:.2f}" + ("  *best" if improved else ""))
+
+
+def write_json(obj: Any, path: Path) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def write_config(cfg: Config, run_dir: Path) -> None:
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_json(cfg.to_dict(), run_dir / "config.json")
