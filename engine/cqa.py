@@ -1,4 +1,4 @@
-"""Context-query attention block (SPEC §2.3) as a module over ``kernels.cqa``."""
+"""Context-query attention block (SPEC §2.3) as a module over ``kernels.context_query_attention``."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class ContextQueryAttention(nn.Module):
     def forward(
         self, video: torch.Tensor, query: torch.Tensor, video_mask: torch.Tensor, query_mask: torch.Tensor
     ) -> torch.Tensor:
-        return kernels.cqa(
+        return kernels.context_query_attention(
             video, query, video_mask, query_mask, self.w_c, self.w_q, self.w_m,
             self.proj.weight, self.proj.bias, backend=self.kernels,
         )

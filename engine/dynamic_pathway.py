@@ -152,13 +152,7 @@ class DynamicPathway(nn.Module):
 
     def __init__(self, config: ModelConfig, word_vectors: torch.Tensor | None = None, select: str = "gather") -> None:
         super().__init__()
-        if config.path_selection not in ("hard", "soft"):
-            raise ValueError(f"model.path_selection must be 'hard' or 'soft', got {config.path_selection!r}")
-        if config.dim % 2:
-            raise ValueError(f"model.dim must be even for DP's BiLSTM (d/2 per direction), got {config.dim}")
-        if config.align_weight:
-            raise ValueError(f"model.align_weight is EAMAT's alignment term; DP has none (got {config.align_weight})")
-        self.config, self.select = config, select
+        self.config, self.select = config.validate(), select
         d, p = config.dim, config.dropout
         self.embedding = FrozenWordEmbedding.from_config(config, word_vectors)
         self.word_dropout = nn.Dropout(p)

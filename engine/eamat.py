@@ -50,9 +50,7 @@ class EAMAT(nn.Module):
 
     def __init__(self, config: ModelConfig, word_vectors: torch.Tensor | None = None) -> None:
         super().__init__()
-        if config.gate not in ("code", "paper"):
-            raise ValueError(f"model.gate must be 'code' or 'paper', got {config.gate!r}")
-        self.config = config
+        self.config = config.validate()
         d, p = config.dim, config.dropout
 
         def block(qkv: str) -> TransformerBlock:

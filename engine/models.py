@@ -8,7 +8,7 @@ from torch import nn
 from engine.config import Config, ModelConfig
 from engine.dynamic_pathway import DynamicPathway
 from engine.eamat import EAMAT
-from kernels.dispatch import BACKENDS
+from kernels.registry import check_backend_name
 
 MODELS: dict[str, type[nn.Module]] = {"eamat": EAMAT, "dp": DynamicPathway}
 
@@ -22,17 +22,13 @@ def build_model(config: Config | ModelConfig, word_vectors: torch.Tensor | None 
     model_config = config.model if isinstance(config, Config) else config
     if not isinstance(model_config, ModelConfig):
         raise TypeError(f"build_model: expected a Config or ModelConfig, got {type(config).__name__}")
-    if model_config.name not in MODELS:
-        raise ValueError(f"model.name {model_config.name!r} is unknown; choose one of {sorted(MODELS)}")
-    if model_config.kernels not in BACKENDS:
-        raise ValueError(f"model.kernels must be one of {BACKENDS}, got {model_config.kernels!r}")
     return MODELS[model_config.name](model_config, word_vectors)
 
 
 def set_kernels(module: nn.Module, backend: str) -> nn.Module:
-    """Set ``.kernels = backend`` ("auto" | "triton" | "reference") on every submodule that has it."""
-    if backend not in BACKENDS:
-        raise ValueError(f"set_kernels: backend must be one of {BACKENDS}, got {backend!r}")
+    """Set ``.kernels = backend`` ("auto" or a registered backend, see :mod:`kernels.registry`) on every
+    submodule that has it."""
+    check_backend_name(backend)
     for sub in module.modules():
         if hasattr(sub, "kernels"):
             sub.kernels = backend

@@ -43,8 +43,8 @@ class MultiScaleLSTM(nn.Module):
 
 
 def run_encoders(encoders: Sequence[MultiScaleLSTM], x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
-    """Run several encoders over the same input with one ``kernels.ms_lstm`` call (one launch set)."""
-    recurrent = kernels.ms_lstm(
+    """Run several encoders over the same input with one ``kernels.multi_scale_lstm`` call (one launch set)."""
+    recurrent = kernels.multi_scale_lstm(
         [e.norm(x) for e in encoders], lengths, [list(e.lstms) for e in encoders], backend=encoders[0].kernels
     )
     valid = (torch.arange(x.shape[1], device=x.device) < lengths[:, None]).unsqueeze(-1).to(x.dtype)

@@ -21,7 +21,7 @@ class TransformerBlock(nn.Module):
     """``x += dropout(MHA(LN1 x))``; ``x += FFN(LN2 x)`` with a key padding mask.
 
     ``qkv="linear"`` projects Q/K/V with Linear layers (the standard block); ``qkv="lstm"`` uses three
-    independent :class:`MultiScaleLSTM` encoders, run together in one ``kernels.ms_lstm`` call
+    independent :class:`MultiScaleLSTM` encoders, run together in one ``kernels.multi_scale_lstm`` call
     (EAMAT's "LSTM Transformer").  Attention has ``num_heads`` heads of ``dim / num_heads`` and no
     output projection, as in the authors' code.
     """

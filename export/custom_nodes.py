@@ -19,8 +19,9 @@ plugin) and ``aot`` (1: the ahead-of-time compiled kernel, 0: the Python-callbac
     CQA(video (B, T, d), query (B, N, d), video_mask (B, T) int32, query_mask (B, N) int32,
         w_c (d,), w_q (d,), w_m (d,)) -> X (B, T, 3d) = [A | C ⊙ A | C ⊙ Bq]   (SPEC §2.3)
 
-:func:`custom_nodes` swaps ``kernels.ms_lstm`` / ``kernels.cqa`` -- the entry points every engine module
-calls -- for the graph builders below during one export.  :func:`recurrence_reference` and
+The emitters are registered as kernel backends (:data:`BACKENDS`: ``"onnx-nodes-aot"`` and
+``"onnx-nodes-jit"``, by the MSLSTM plugin implementation they request); an export selects one with
+``engine.set_kernels`` like any other backend.  :func:`recurrence_reference` and
 :func:`cqa_features_reference` state the nodes' semantics in PyTorch: what the plugins reproduce, and what
 the tests evaluate the fused graph with on CPU.
 """
@@ -28,21 +29,21 @@ the tests evaluate the fused graph with on CPU.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import kernels
 from kernels.cqa.reference import cqa_attend
 from kernels.ms_lstm.reference import strided_bilstm
+from kernels.registry import Backend, OpImpl, register_backend
 
 DOMAIN = "grounding"
 MS_LSTM_OP, CQA_OP = "MSLSTM", "CQA"
 OPSET_VERSION = 1
 PLUGIN_IMPLS = ("aot", "jit")
+BACKENDS = {impl: f"onnx-nodes-{impl}" for impl in PLUGIN_IMPLS}  # plugin implementation -> backend name
 SCRATCH_OUTPUTS = 2  # MSLSTM's placeholder outputs for the compiled kernel's scratch-pointer parameters
 
 
@@ -135,11 +136,10 @@ def ms_lstm_node(
     xs: Sequence[torch.Tensor],
     lengths: torch.Tensor,
     encoders: Sequence[Sequence[nn.LSTM]],
-    backend: str = "auto",
     *,
     aot: bool = True,
 ) -> list[torch.Tensor]:
-    """Drop-in for ``kernels.ms_lstm``: input projection (MatMul + Add), one MSLSTM node, padding zeroed."""
+    """The MS-LSTM op of the node backends: input projection (MatMul + Add), one MSLSTM node, padding zeroed."""
     x = torch.stack(list(xs))
     E, B, T, D = x.shape
     w_ih, bias, w_hh = stack_lstm_weights(encoders)
@@ -160,9 +160,8 @@ def cqa_node(
     w_m: torch.Tensor,
     proj_weight: torch.Tensor,
     proj_bias: torch.Tensor | None = None,
-    backend: str = "auto",
 ) -> torch.Tensor:
-    """Drop-in for ``kernels.cqa``: one CQA node, then ``(C W1ᵀ + X W234ᵀ + b) * cm`` with W = [W1 | W234]."""
+    """The CQA op of the node backends: one CQA node, then ``(C W1ᵀ + X W234ᵀ + b) * cm`` with W = [W1 | W234]."""
     d = video.shape[-1]
     masks = ((video_mask != 0).to(torch.int32), (query_mask != 0).to(torch.int32))
     x = _CQANode.apply(video, query, *masks, w_c, w_q, w_m)
@@ -170,18 +169,15 @@ def cqa_node(
     return out * (video_mask != 0).unsqueeze(-1).to(out.dtype)
 
 
-@contextmanager
-def custom_nodes(plugin_impl: str = "aot") -> Iterator[None]:
-    """Within this block every engine module's MS-LSTM / CQA call emits custom nodes.
-
-    ``plugin_impl`` "aot" | "jit" picks the MSLSTM plugin implementation TensorRT uses (CQA is JIT only).
-    """
+def node_backend(plugin_impl: str) -> str:
+    """The backend name whose ops emit custom nodes requesting the ``plugin_impl`` ("aot" | "jit") MSLSTM plugin."""
     if plugin_impl not in PLUGIN_IMPLS:
         raise ValueError(f"plugin_impl must be one of {PLUGIN_IMPLS}, got {plugin_impl!r}")
-    saved = kernels.ms_lstm, kernels.cqa
-    kernels.ms_lstm = functools.partial(ms_lstm_node, aot=plugin_impl == "aot")
-    kernels.cqa = cqa_node
-    try:
-        yield
-    finally:
-        kernels.ms_lstm, kernels.cqa = saved
+    return BACKENDS[plugin_impl]
+
+
+for _impl, _name in BACKENDS.items():
+    register_backend(Backend(
+        _name, f"ONNX export: custom MSLSTM ({_impl} plugin) and CQA nodes for TensorRT",
+        {"ms_lstm": OpImpl(functools.partial(ms_lstm_node, aot=_impl == "aot")), "cqa": OpImpl(cqa_node)},
+    ))

@@ -34,7 +34,7 @@ from torch.onnx import symbolic_helper
 from engine.config import Config
 from engine.inference import MODEL_INPUTS
 from engine.localizer import model_from_checkpoint, read_checkpoint
-from export.custom_nodes import DOMAIN, OPSET_VERSION, custom_nodes
+from export.custom_nodes import DOMAIN, OPSET_VERSION, node_backend
 from export.graph import AXES, InferenceGraph, random_inputs
 
 OPSET = 17  # LayerNormalization is opset 17
@@ -105,17 +105,16 @@ def export_onnx(
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    graph = InferenceGraph(model)
+    graph = InferenceGraph(model, node_backend(plugin_impl) if variant == "fused" else "reference")
     inputs = random_inputs(config.model, *example, torch.Generator().manual_seed(0))
     path = Path(path)
     with atomic_output(path) as tmp, torch.no_grad(), _quiet_tracing(), _static_squeeze(opset):
-        with custom_nodes(plugin_impl) if variant == "fused" else contextlib.nullcontext():
-            torch.onnx.export(
-                graph, tuple(inputs[name] for name in MODEL_INPUTS), str(tmp), dynamo=False,
-                input_names=list(MODEL_INPUTS), output_names=list(graph.output_names),
-                dynamic_axes={name: AXES[name] for name in (*MODEL_INPUTS, *graph.output_names)}, opset_version=opset,
-                custom_opsets={DOMAIN: OPSET_VERSION} if variant == "fused" else None,
-            )
+        torch.onnx.export(
+            graph, tuple(inputs[name] for name in MODEL_INPUTS), str(tmp), dynamo=False,
+            input_names=list(MODEL_INPUTS), output_names=list(graph.output_names),
+            dynamic_axes={name: AXES[name] for name in (*MODEL_INPUTS, *graph.output_names)}, opset_version=opset,
+            custom_opsets={DOMAIN: OPSET_VERSION} if variant == "fused" else None,
+        )
         proto = onnx.load(str(tmp))
         metadata = export_metadata(config, itos, variant, graph.output_names)
         onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(metadata)})

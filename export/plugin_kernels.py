@@ -22,9 +22,9 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.ms_lstm.kernel import BLOCK_B, MAX_HIDDEN, _recurrent_config, ms_lstm_forward_kernel
+from kernels.ms_lstm.kernel import BLOCK_B, _recurrent_config, ms_lstm_forward_kernel
+from kernels.policy import MS_LSTM_MAX_HIDDEN, SUPPORTED_DTYPES
 
-SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 TRITON_TYPES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 KERNEL_PARAMETERS = 6  # gates, w_hh, lengths, B, T, y
 COMPILE_OPTIONS = ("num_warps", "num_stages", "num_ctas", "maxnreg")  # launch options, not kernel arguments
@@ -47,8 +47,8 @@ def ms_lstm_plugin_kernel(
 def recurrence_launch_config(hidden: int, num_scales: int, dtype: torch.dtype) -> tuple[dict, dict]:
     """(constexprs, compile options such as num_warps) of :func:`ms_lstm_plugin_kernel` for H and S, from
     the kernel module's own tile choice."""
-    if hidden > MAX_HIDDEN:
-        raise ValueError(f"MSLSTM plugin: hidden size {hidden} exceeds the kernel's maximum {MAX_HIDDEN}")
+    if hidden > MS_LSTM_MAX_HIDDEN:
+        raise ValueError(f"MSLSTM plugin: hidden size {hidden} exceeds the kernel's maximum {MS_LSTM_MAX_HIDDEN}")
     if dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"MSLSTM plugin: dtype {dtype} is not supported (float32, float16, bfloat16)")
     config = _recurrent_config(hidden)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
-import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
-from engine.config import Config, section_names
+from engine.config import Config, KernelChoice, field_help, section_names
 from engine.localizer import Localizer, read_checkpoint
-from kernels.dispatch import BACKENDS
 from train import distributed
 from train.checkpoint import BEST, LAST, load_training_state, resolve_checkpoint
 
@@ -24,6 +21,7 @@ PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_PRESET = "synthetic"
 USAGE_ERROR = 2
 METRIC_NAMES = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
+KERNEL_CHOICES = get_args(KernelChoice)
 
 DESCRIPTION = """\
 Train and evaluate EAMAT / Dynamic Pathway for language-driven action localization.
@@ -60,16 +58,6 @@ def load_config(name_or_path: str | None) -> Config:
     raise ValueError(f"--config {name_or_path!r} is neither a preset {preset_names()} nor a YAML file")
 
 
-def field_comments(section_type: type) -> dict[str, str]:
-    """``{field: trailing comment}`` from the dataclass source (empty when the source is unavailable)."""
-    try:
-        source = inspect.getsource(section_type)
-    except (OSError, TypeError):
-        return {}
-    found = (re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", line) for line in source.splitlines())
-    return {m[1]: m[2] for m in found if m}
-
-
 def config_reference(cfg: Config) -> str:
     """Every config field as YAML (``section: field: value  # comment [default: x]``), for --help-config."""
     lines = ["# fields of a config file (values of the selected --config); override any with --set section.field=v"]
@@ -77,10 +65,9 @@ def config_reference(cfg: Config) -> str:
     for section in section_names():
         lines.append(f"{section}:")
         values, base = getattr(cfg, section), getattr(defaults, section)
-        comments = field_comments(type(values))
         for f in dataclasses.fields(values):
             value, default = getattr(values, f.name), getattr(base, f.name)
-            note = comments.get(f.name, "")
+            note = field_help(section, f.name)
             if value != default:
                 note = f"{note} [default: {json.dumps(default)}]".strip()
             lines.append(f"  {f.name}: {json.dumps(value)}" + (f"  # {note}" if note else ""))
@@ -98,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override one config field (repeatable), e.g. --set model.dim=256 --set optim.lr=1e-4;\n"
                              "values are parsed as YAML; unknown fields are rejected with the valid ones")
     parser.add_argument("--out", metavar="DIR", help="run directory (sets train.out_dir)")
-    parser.add_argument("--kernels", choices=BACKENDS,
+    parser.add_argument("--kernels", choices=KERNEL_CHOICES,
                         help="sets model.kernels: auto = fused Triton kernels on CUDA, PyTorch reference elsewhere;\n"
                              "triton = always the kernels (error where they cannot run); reference = never")
     parser.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR|CKPT",
@@ -132,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="video duration in seconds (default: the number of clips, one second per clip)")
     predict.add_argument("-k", "--topk", type=int, default=5, help="number of spans to return (default 5)")
     predict.add_argument("--device", help="cpu | cuda | cuda:N (default: CUDA when available)")
-    predict.add_argument("--kernels", choices=BACKENDS, help="override the checkpoint's model.kernels")
+    predict.add_argument("--kernels", choices=KERNEL_CHOICES, help="override the checkpoint's model.kernels")
     return parser
 
 

@@ -40,7 +40,7 @@ from engine.localizer import load_model_state, read_checkpoint, vocabulary_of
 from engine.metrics import evaluate as span_metrics
 from engine.models import build_model, set_kernels
 from engine.text import UNK_ID
-from kernels.dispatch import triton_interpreted
+from kernels.policy import triton_interpreted
 from train import distributed
 from train.baselines import baseline_metrics
 from train.checkpoint import BEST, CHECKPOINT_FORMAT, LAST, atomic_save, capture_rng, restore_rng

@@ -15,7 +15,7 @@ from torch import nn
 
 from bench.cases import Result, Settings, Tensors, Variant
 from bench.parity import perturb_
-from kernels.dispatch import triton_interpreted
+from kernels.policy import triton_interpreted
 
 RECOMPILE_LIMIT = 64  # every benchmarked shape is its own graph; dynamo's default of 8 would fall back to eager
 

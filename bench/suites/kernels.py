@@ -133,7 +133,7 @@ def _ms_lstm_variant(name: str, op, encoders: nn.ModuleList, backward: bool, tim
 
 
 def _backend(backend: str):
-    return lambda xs, lengths, encoders: kernels.ms_lstm(xs, lengths, encoders, backend=backend)
+    return lambda xs, lengths, encoders: kernels.multi_scale_lstm(xs, lengths, encoders, backend=backend)
 
 
 def _cqa_variant(name: str, op, block: ContextQueryAttention, backward: bool, timed: bool = True) -> Variant:
@@ -145,7 +145,7 @@ def _cqa_variant(name: str, op, block: ContextQueryAttention, backward: bool, ti
 
 
 def _cqa_backend(backend: str):
-    return lambda *args: kernels.cqa(*args, backend=backend)
+    return lambda *args: kernels.context_query_attention(*args, backend=backend)
 
 
 def _variants(settings: Settings, module: nn.Module, build, reference_op, backend_op, triton: str | None,

@@ -1,17 +1,16 @@
-"""Context-query attention: one entry point, kernel or reference behind it."""
+"""Context-query attention: the entry point :func:`context_query_attention`, kernel or reference behind it."""
 
 from __future__ import annotations
 
 import torch
 
 from kernels.checks import check_mask, check_tensor
-from kernels.cqa.reference import cqa_reference
-from kernels.dispatch import use_triton
+from kernels.registry import resolve
 
-__all__ = ["cqa", "cqa_reference"]
+__all__ = ["context_query_attention"]
 
 
-def cqa(
+def context_query_attention(
     video: torch.Tensor,
     query: torch.Tensor,
     video_mask: torch.Tensor,
@@ -29,7 +28,7 @@ def cqa(
         video: (B, T, d) clip features C.  query: (B, N, d) word features Q.
         video_mask: (B, T), query_mask: (B, N); 1/True = valid, each row needs a valid entry.
         w_c, w_q, w_m: (d,) trilinear weights.  proj_weight: (d, 4d), proj_bias: (d,) or None.
-        backend: "auto" | "triton" | "reference".
+        backend: "auto" or a registered backend name (see :mod:`kernels.registry`).
 
     Returns:
         (B, T, d), zero on padded clips.
@@ -45,16 +44,5 @@ def cqa(
     check_tensor("proj_weight", proj_weight, 2, shape=(None, 4 * d))
     if proj_bias is not None:
         check_tensor("proj_bias", proj_bias, 1, shape=(proj_weight.shape[0],))
-    if use_triton(backend, "cqa", (video, query), lambda: _triton_limits(T, N, d, video.dtype)):
-        from kernels.cqa.op import cqa_triton
-
-        return cqa_triton(video, query, cm, qm, w_c, w_q, w_m, proj_weight, proj_bias)
-    return cqa_reference(video, query, cm, qm, w_c, w_q, w_m, proj_weight, proj_bias)
-
-
-def _triton_limits(T: int, N: int, d: int, dtype: torch.dtype) -> str | None:
-    # Imported lazily: Triton may be absent (dispatch checks that first) and TRITON_INTERPRET must be set
-    # before the kernels are defined.
-    from kernels.cqa.op import unsupported_reason
-
-    return unsupported_reason(T, N, d, dtype)
+    args = (video, query, cm, qm, w_c, w_q, w_m, proj_weight, proj_bias)
+    return resolve(backend, "cqa", (video, query), *args).run(*args)

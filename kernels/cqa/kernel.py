@@ -17,7 +17,7 @@ uint8 (B, T) / (B, N).  Workspaces (float32): S and dS (B, T, BLOCK_N), per-bloc
 (B, n_t_blocks, BLOCK_N), column max / 1/sum (B, BLOCK_N), M, dM and S_rᵀ dA' (B, BLOCK_N, d).
 
 Tiles: BLOCK_T clips x BLOCK_N words x BLOCK_D features.  The word axis is one tile, so N <= BLOCK_N;
-T and d are looped over in tiles (the limits enforced by ``kernels.cqa.op.unsupported_reason``).
+T and d are looped over in tiles (the limits enforced by ``kernels.policy.cqa_limits``).
 
 Forward:  scores (B, T-blocks) -> column (B, d-chunks) -> rows (B, T-blocks).
 Backward: bwd_column (B, d-chunks) -> bwd_rows (B, T-blocks) -> bwd_query (B, d-chunks).
@@ -27,6 +27,7 @@ backward writes; S_r, S_c, A and Bq are recomputed from S wherever they are need
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -34,6 +35,7 @@ import triton
 import triton.language as tl
 
 from kernels.cqa.reference import MASK_VALUE
+from kernels.policy import dot_precision
 
 MASK = tl.constexpr(MASK_VALUE)
 MAX_BLOCK_T = 64
@@ -358,14 +360,9 @@ def tiles_for(T: int, N: int, D: int) -> Tiles:
     return Tiles(t=fit(T, MAX_BLOCK_T), n=fit(N, None), d=fit(D, MAX_BLOCK_D))
 
 
-def dot_precision() -> str:
-    """fp32 dots follow torch's TF32 switch: "ieee" when matmul precision is "highest"."""
-    return "ieee" if torch.get_float32_matmul_precision() == "highest" else "tf32"
-
-
-def _meta(tiles: Tiles, kernel: str) -> dict:
+def _meta(tiles: Tiles, kernel: str, dtype: torch.dtype) -> dict:
     return dict(
-        BLOCK_T=tiles.t, BLOCK_N=tiles.n, BLOCK_D=tiles.d, PRECISION=dot_precision(),
+        BLOCK_T=tiles.t, BLOCK_N=tiles.n, BLOCK_D=tiles.d, PRECISION=dot_precision(dtype),
         num_warps=NUM_WARPS[kernel], num_stages=NUM_STAGES,
     )
 
@@ -390,13 +387,14 @@ def cqa_forward(
     col_max, col_inv = torch.empty(2, B, tiles.n, **f32)
     ctx = torch.empty(B, tiles.n, D, **f32)
     x = torch.empty(B, T, 3 * D, device=video.device, dtype=video.dtype)
+    meta = functools.partial(_meta, tiles, dtype=video.dtype)
     _scores_kernel[(n_t, B)](
-        video, query, w_c, w_q, w_m, video_valid, scores, blk_max, blk_sum, T, N, D, n_t, **_meta(tiles, "scores")
+        video, query, w_c, w_q, w_m, video_valid, scores, blk_max, blk_sum, T, N, D, n_t, **meta("scores")
     )
     _column_kernel[(n_d, B)](
-        video, video_valid, scores, blk_max, blk_sum, col_max, col_inv, ctx, T, D, n_t, **_meta(tiles, "column")
+        video, video_valid, scores, blk_max, blk_sum, col_max, col_inv, ctx, T, D, n_t, **meta("column")
     )
-    _rows_kernel[(n_t, B)](video, query, query_valid, scores, ctx, x, T, N, D, **_meta(tiles, "rows"))
+    _rows_kernel[(n_t, B)](video, query, query_valid, scores, ctx, x, T, N, D, **meta("rows"))
     return x, ForwardState(scores, col_max, col_inv, ctx)
 
 
@@ -421,14 +419,15 @@ def cqa_backward(
     ds = torch.empty(B, T, tiles.n, **f32)
     dw = torch.empty(3, B, D, **f32)
     d_video, d_query = torch.empty_like(video), torch.empty_like(query)
+    meta = functools.partial(_meta, tiles, dtype=video.dtype)
     _bwd_column_kernel[(n_d, B)](
-        video, query_valid, state.scores, grad_x, dq_att, dctx, T, N, D, **_meta(tiles, "bwd_column")
+        video, query_valid, state.scores, grad_x, dq_att, dctx, T, N, D, **meta("bwd_column")
     )
     _bwd_rows_kernel[(n_t, B)](
         video, query, w_c, w_m, video_valid, query_valid, state.scores, state.col_max, state.col_inv_sum,
-        state.word_context, dctx, grad_x, ds, d_video, T, N, D, **_meta(tiles, "bwd_rows"),
+        state.word_context, dctx, grad_x, ds, d_video, T, N, D, **meta("bwd_rows"),
     )
     _bwd_query_kernel[(n_d, B)](
-        video, query, w_q, w_m, ds, dq_att, d_query, dw, B, T, N, D, **_meta(tiles, "bwd_query")
+        video, query, w_q, w_m, ds, dq_att, d_query, dw, B, T, N, D, **meta("bwd_query")
     )
     return d_video, d_query, dw

@@ -13,9 +13,10 @@ Launches: forward 3 Triton + 2 GEMMs (bias in the first's epilogue, C W1ᵀ accu
 mask cast and multiply; backward 3 Triton + 1 batch sum of dw + autograd's 4 GEMMs, bias sum, weight-grad cat,
 mask multiply and dC accumulation (+ dw casts when the weights are not float32).
 
-Limits: T <= 512 clips, N <= 32 words (the word axis is one register tile), d <= 1024 features; float32,
-float16 or bfloat16 (bfloat16 only on GPU: the interpreter has no bf16 arithmetic).  T and d are looped over
-in tiles, so their caps are the envelope of SPEC §6 rather than a hardware bound.
+Limits (:func:`kernels.policy.cqa_limits`): T <= 512 clips, N <= 32 words (the word axis is one register
+tile), d <= 1024 features; float32, float16 or bfloat16 (bfloat16 only on GPU: the interpreter has no bf16
+arithmetic).  T and d are looped over in tiles, so their caps are the design envelope rather than a hardware
+bound.  Precision and autocast follow :mod:`kernels.policy`; FLOPs: :func:`kernels.policy.cqa_flops`.
 """
 
 from __future__ import annotations
@@ -25,34 +26,9 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from kernels.cqa.kernel import ForwardState, cqa_backward, cqa_forward
+from kernels.policy import compute_dtype
 
-MAX_T = 512
-MAX_N = 32
-MAX_D = 1024
-SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-
-__all__ = ["MAX_D", "MAX_N", "MAX_T", "cqa_features_triton", "cqa_flops", "cqa_triton", "unsupported_reason"]
-
-
-def unsupported_reason(T: int, N: int, d: int, dtype: torch.dtype | None = None) -> str | None:
-    """Why the fused kernel cannot take (T clips, N words, d features[, dtype]), or None when it can."""
-    for name, size, cap in (("T (clips)", T, MAX_T), ("N (words)", N, MAX_N), ("d (features)", d, MAX_D)):
-        if size > cap:
-            return f"{name} = {size} exceeds the kernel limit of {cap}"
-    if dtype is not None and dtype not in SUPPORTED_DTYPES:
-        return f"dtype {dtype} is not supported (float32, float16, bfloat16)"
-    return None
-
-
-def cqa_flops(B: int, T: int, N: int, d: int, backward: bool = False) -> float:
-    """Model FLOPs (2 per multiply-add) of the CQA block as SPEC §2.3 writes it, d -> d projection.
-
-    Forward: the four T x N x d contractions (bilinear scores, M = S_cᵀC, A = S_rQ, Bq = S_rM) and the
-    4d -> d projection.  Backward (``backward=True``): twice the forward (two GEMMs per forward GEMM).
-    Elementwise work, softmaxes, matrix-vector terms and recomputation are not counted.
-    """
-    forward = 2.0 * B * T * (4 * N * d + 4 * d * d)
-    return 2.0 * forward if backward else forward
+__all__ = ["cqa_features_triton", "cqa_triton"]
 
 
 class _CQAFeatures(torch.autograd.Function):
@@ -120,12 +96,12 @@ def cqa_triton(
 ) -> torch.Tensor:
     """The full CQA block with the fused kernels: (B, T, d) out, zero on padded clips (same as the reference).
 
-    Under ``torch.autocast`` every floating input is cast to the autocast dtype first.
+    Runs in :func:`kernels.policy.compute_dtype` (the autocast dtype under ``torch.autocast``).
     """
     B, T, d = video.shape
     clip_weight = video_valid.unsqueeze(-1).to(video.dtype)  # as the reference: fp32 video under autocast -> fp32 out
-    if torch.is_autocast_enabled(video.device.type):  # run in the autocast dtype, as the reference's matmuls do
-        dtype = torch.get_autocast_dtype(video.device.type)
+    dtype = compute_dtype(video)
+    if dtype != video.dtype:  # autocast: run in its dtype, as the reference's matmuls do
         video, query, w_c, w_q, w_m, proj_weight = (t.to(dtype) for t in (video, query, w_c, w_q, w_m, proj_weight))
         proj_bias = None if proj_bias is None else proj_bias.to(dtype)
     x = cqa_features_triton(video, query, video_valid, query_valid, w_c, w_q, w_m)

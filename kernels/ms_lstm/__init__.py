@@ -1,4 +1,4 @@
-"""Strided multi-scale bidirectional LSTM: one entry point, kernel or reference behind it."""
+"""Strided multi-scale bidirectional LSTM: the entry point :func:`multi_scale_lstm`, kernel or reference behind it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import torch
 from torch import nn
 
 from kernels.checks import check_lengths, check_tensor
-from kernels.dispatch import use_triton
-from kernels.ms_lstm.reference import ms_lstm_reference
+from kernels.registry import resolve
 
-__all__ = ["ms_lstm", "ms_lstm_reference", "check_ms_lstm_args"]
+__all__ = ["check_ms_lstm_args", "multi_scale_lstm"]
 
 
 def check_ms_lstm_args(
@@ -37,7 +36,7 @@ def check_ms_lstm_args(
     check_lengths("lengths", lengths, B, T)
 
 
-def ms_lstm(
+def multi_scale_lstm(
     xs: Sequence[torch.Tensor],
     lengths: torch.Tensor,
     encoders: Sequence[Sequence[nn.LSTM]],
@@ -50,20 +49,10 @@ def ms_lstm(
         lengths: (B,) int64 valid lengths, 1 <= L_b <= T.
         encoders: E sequences of S ``nn.LSTM(D, H, bidirectional=True, batch_first=True)``; the
             LSTM at index s-1 runs at stride s.
-        backend: "auto" | "triton" | "reference" (see :mod:`kernels.dispatch`).
+        backend: "auto" or a registered backend name (see :mod:`kernels.registry`).
 
     Returns:
         E tensors (B, T, S*2H): per scale the forward then backward hidden states; padding is zero.
     """
     check_ms_lstm_args(xs, lengths, encoders)
-    if use_triton(backend, "ms_lstm", (*xs, lengths), lambda: _triton_limits(xs, encoders)):
-        from kernels.ms_lstm.op import ms_lstm_triton
-
-        return ms_lstm_triton(xs, lengths, encoders)
-    return ms_lstm_reference(xs, lengths, encoders)
-
-
-def _triton_limits(xs: Sequence[torch.Tensor], encoders: Sequence[Sequence[nn.LSTM]]) -> str | None:
-    from kernels.ms_lstm.op import unsupported_reason  # imports triton: only reached once it is available
-
-    return unsupported_reason(xs, encoders)
+    return resolve(backend, "ms_lstm", (*xs, lengths), xs, lengths, encoders).run(xs, lengths, encoders)

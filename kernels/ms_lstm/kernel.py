@@ -24,8 +24,9 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.policy import accumulation_dtype, dot_precision
+
 BLOCK_B = 16  # sequences per program: the smallest tl.dot M, so the most programs for small batches
-MAX_HIDDEN = 256
 
 
 @triton.jit
@@ -224,18 +225,8 @@ def frame_weight_grad_kernel(
     tl.store(out_ptrs, acc, mask=(m < M)[:, None] & (nn < N)[None, :])
 
 
-def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """fp32 for fp16 / bf16 / fp32 operands, fp64 for fp64 (the dtype of the cell state and weight grads)."""
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
 def _tl_dtype(dtype: torch.dtype) -> tl.dtype:
     return tl.float64 if dtype == torch.float64 else tl.float32
-
-
-def dot_precision(dtype: torch.dtype) -> str:
-    """tl.dot input precision: TF32 for fp32 operands when torch allows TF32 matmuls, else IEEE."""
-    return "tf32" if dtype == torch.float32 and torch.backends.cuda.matmul.allow_tf32 else "ieee"
 
 
 def _recurrent_config(hidden: int) -> dict[str, int]:

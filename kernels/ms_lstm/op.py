@@ -21,20 +21,18 @@ Design (SPEC §2.1, §6):
   parameters' dtype differs from the compute dtype); backward = 3 Triton (BPTT, dW_ih, dW_hh) + 1 cuBLAS bmm
   (dx) + zeroing dG + 1 sum (db) + the stack of the E output grads.
 
-Precision: fp16 / bf16 / fp32 (fp32 tl.dot in TF32 when ``torch.backends.cuda.matmul.allow_tf32``, IEEE
-otherwise; fp64 only under ``TRITON_INTERPRET=1``, for gradcheck).  Under autocast an fp32 input runs in the
-autocast dtype.  Weight gradients are accumulated and returned in fp32 (cast to the parameter's dtype).
+Precision, dtypes and autocast follow :mod:`kernels.policy` (fp16 / bf16 / fp32; fp64 only under
+``TRITON_INTERPRET=1``, for gradcheck).  Weight gradients are accumulated and returned in fp32 (cast to the
+parameter's dtype).
 
-Limits (:func:`unsupported_reason`): hidden size H <= 256, the same H and the same number of scales for all
-encoders, parameters on the inputs' device.  Any D, B, T.
+Limits (:func:`kernels.policy.ms_lstm_limits`): hidden size H <= 256, the same H and the same number of scales
+for all encoders, parameters on the inputs' device.  Any D, B, T.
 
 Status: parity and gradcheck pass under ``TRITON_INTERPRET=1``; the kernels compile offline for sm_80 / sm_90
 (ptxas: no register spill up to H = 256 in fp16 / bf16 on sm_90, ~100-400 B of spill at H = 256 in fp32 and in
 bf16 on sm_80).  Not yet run or timed on a GPU: block sizes in :func:`kernel._recurrent_config` are untuned.
 
-FLOPs (:func:`ms_lstm_flops`), matmuls only (2 per multiply-add), all B*T frames: every one of the E*S*2
-weight sets visits each frame once, ``8H(D + H)`` per frame (input projection 4H x D, recurrence 4H x H), so
-forward ``16 * E * S * B * T * H * (D + H)``; backward twice that (dx and dW_ih; dh_rec and dW_hh).
+FLOPs: :func:`kernels.policy.ms_lstm_flops`.
 """
 
 from __future__ import annotations
@@ -45,52 +43,8 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from kernels.dispatch import UnsupportedInput, triton_interpreted
-from kernels.ms_lstm.kernel import (
-    MAX_HIDDEN,
-    accumulation_dtype,
-    frame_weight_grad,
-    lstm_backward,
-    lstm_forward,
-)
-
-SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-
-
-def ms_lstm_flops(B: int, T: int, D: int, H: int, S: int, E: int, backward: bool = False) -> float:
-    """Matmul FLOPs of the forward pass, or with ``backward=True`` of the backward pass alone."""
-    forward = 16.0 * E * S * B * T * H * (D + H)
-    return 2.0 * forward if backward else forward
-
-
-def compute_dtype(x: torch.Tensor) -> torch.dtype:
-    """The dtype the kernels run in: the input's, or the autocast dtype for an fp32 input under autocast."""
-    if x.dtype == torch.float32 and torch.is_autocast_enabled(x.device.type):
-        return torch.get_autocast_dtype(x.device.type)
-    return x.dtype
-
-
-def unsupported_reason(xs: Sequence[torch.Tensor], encoders: Sequence[Sequence[nn.LSTM]]) -> str | None:
-    """Why the fused kernel cannot run these (already shape-checked) arguments, or None when it can."""
-    dtype = compute_dtype(xs[0])
-    allowed = SUPPORTED_DTYPES + ((torch.float64,) if triton_interpreted() else ())
-    if dtype not in allowed:
-        return f"dtype {dtype} is not supported (float16, bfloat16, float32)"
-    for e, x in enumerate(xs):
-        if x.dtype != xs[0].dtype:
-            return f"xs[{e}] has dtype {x.dtype}, xs[0] has {xs[0].dtype} (all inputs must share one dtype)"
-    num_scales, hidden = len(encoders[0]), encoders[0][0].hidden_size
-    for e, lstms in enumerate(encoders):
-        if len(lstms) != num_scales:
-            return f"encoders[{e}] has {len(lstms)} scales, encoders[0] has {num_scales} (they must match)"
-        for s, lstm in enumerate(lstms):
-            if lstm.hidden_size != hidden:
-                return f"encoders[{e}][{s}] has hidden size {lstm.hidden_size}, encoders[0][0] has {hidden}"
-            if any(p.device != xs[0].device for p in lstm.parameters()):
-                return f"encoders[{e}][{s}] has parameters off the inputs' device {xs[0].device}"
-    if hidden > MAX_HIDDEN:
-        return f"hidden size {hidden} exceeds the kernel's maximum {MAX_HIDDEN}"
-    return None
+from kernels.ms_lstm.kernel import frame_weight_grad, lstm_backward, lstm_forward
+from kernels.policy import accumulation_dtype, compute_dtype
 
 
 class MsLstmFunction(torch.autograd.Function):
@@ -146,15 +100,13 @@ class MsLstmFunction(torch.autograd.Function):
 def ms_lstm_triton(
     xs: Sequence[torch.Tensor], lengths: torch.Tensor, encoders: Sequence[Sequence[nn.LSTM]]
 ) -> list[torch.Tensor]:
-    """Same contract as :func:`kernels.ms_lstm` (arguments already checked), all encoders in one launch set.
+    """Same contract as :func:`kernels.multi_scale_lstm`, all encoders in one launch set; the arguments are
+    already checked against the op's limits (:func:`kernels.policy.ms_lstm_limits`).
 
     Parameters are stacked per call (differentiably, so gradients reach every ``nn.LSTM`` parameter):
     ``w_ih`` (E, S*2*4H, D) and ``b_ih``, ``b_hh`` (E, S*2*4H) in [s=1 fwd | s=1 reverse | s=2 fwd | ...] order,
     ``w_hh`` (E*S*2, 4H, H) in the same order.
     """
-    reason = unsupported_reason(xs, encoders)
-    if reason is not None:
-        raise UnsupportedInput(f"ms_lstm: backend='triton' cannot run: {reason}")
     E, num_scales = len(encoders), len(encoders[0])
     lstms = [lstm for lstm_list in encoders for lstm in lstm_list]
     x = torch.stack(list(xs))

@@ -125,4 +125,4 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="backend must be one of"):
         import kernels
 
-        kernels.ms_lstm([x], VIDEO_LENGTHS, [list(m.lstms)], backend="cuda")
+        kernels.multi_scale_lstm([x], VIDEO_LENGTHS, [list(m.lstms)], backend="cuda")

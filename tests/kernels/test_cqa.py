@@ -8,8 +8,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import kernels
 from kernels import UnsupportedInput
-from kernels.cqa.op import MAX_D, MAX_N, MAX_T, cqa_features_triton, cqa_flops
+from kernels.cqa.op import cqa_features_triton
 from kernels.cqa.reference import cqa_attend
+from kernels.policy import CQA_MAX_D as MAX_D
+from kernels.policy import CQA_MAX_N as MAX_N
+from kernels.policy import CQA_MAX_T as MAX_T
+from kernels.policy import cqa_flops
 
 TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2}
 ABS_FLOOR = 1.0  # inputs and cotangents are O(1): below this scale errors are measured absolutely
@@ -95,8 +99,8 @@ def test_output_and_gradients_match_reference_and_float64(case):
     B, T, N, d, dtype = case
     inputs = make_inputs(B, T, N, d, dtype, seed=CASES.index(case))
     cotangent = seeded_randn(B, T, d, seed=CASES.index(case))
-    triton_op = lambda **kw: kernels.cqa(**kw, backend="triton")
-    reference_op = lambda **kw: kernels.cqa(**kw, backend="reference")
+    triton_op = lambda **kw: kernels.context_query_attention(**kw, backend="triton")
+    reference_op = lambda **kw: kernels.context_query_attention(**kw, backend="reference")
     got = output_and_grads(triton_op, inputs, cotangent, dtype)
     same_dtype = output_and_grads(reference_op, inputs, cotangent, dtype)
     exact = output_and_grads(direct_float64, inputs, cotangent, torch.float64)
@@ -112,7 +116,8 @@ def test_output_and_gradients_match_reference_and_float64(case):
 def test_padding_gets_exactly_zero_gradient():
     inputs = make_inputs(3, 20, 9, 16, torch.float32, seed=7)
     out, d_video, d_query, *_ = output_and_grads(
-        lambda **kw: kernels.cqa(**kw, backend="triton"), inputs, seeded_randn(3, 20, 16, seed=8), torch.float32
+        lambda **kw: kernels.context_query_attention(**kw, backend="triton"), inputs, seeded_randn(3, 20, 16, seed=8),
+        torch.float32,
     )
     assert torch.all(out[~inputs["video_mask"]] == 0)
     assert torch.all(d_video[~inputs["video_mask"]] == 0)
@@ -145,7 +150,7 @@ def test_autocast_runs_in_the_autocast_dtype():
     cotangent = seeded_randn(2, 20, 32, seed=18)
     results = []
     for backend in ("triton", "reference"):
-        op = lambda backend=backend, **kw: kernels.cqa(**kw, backend=backend)
+        op = lambda backend=backend, **kw: kernels.context_query_attention(**kw, backend=backend)
         with torch.autocast("cpu", dtype=torch.float16):
             results.append(output_and_grads(op, inputs, cotangent, torch.float32))
     for name, g, r in zip(("out", *GRAD_NAMES), *results, strict=True):
@@ -165,23 +170,23 @@ def test_autocast_runs_in_the_autocast_dtype():
 def test_triton_backend_rejects_out_of_limit_inputs(T, N, d, dtype, word):
     inputs = make_inputs(1, T, N, d, dtype, seed=3)
     with pytest.raises(UnsupportedInput, match=word.replace("(", r"\(").replace(")", r"\)")):
-        kernels.cqa(**inputs, backend="triton")
+        kernels.context_query_attention(**inputs, backend="triton")
 
 
 def test_auto_on_cpu_runs_the_reference():
     inputs = make_inputs(2, 10, 4, 16, torch.float32, seed=5)
     inputs["video"].requires_grad_()
-    auto = kernels.cqa(**inputs, backend="auto")
-    assert torch.equal(auto, kernels.cqa(**inputs, backend="reference"))
+    auto = kernels.context_query_attention(**inputs, backend="auto")
+    assert torch.equal(auto, kernels.context_query_attention(**inputs, backend="reference"))
     assert FEATURE_NODE not in graph_nodes(auto)
-    assert FEATURE_NODE in graph_nodes(kernels.cqa(**inputs, backend="triton"))
+    assert FEATURE_NODE in graph_nodes(kernels.context_query_attention(**inputs, backend="triton"))
 
 
 def test_mismatched_dtypes_are_named():
     inputs = make_inputs(1, 8, 4, 16, torch.float32, seed=9)
     inputs["query"] = inputs["query"].half()
     with pytest.raises(TypeError, match="query dtype"):
-        kernels.cqa(**inputs, backend="triton")
+        kernels.context_query_attention(**inputs, backend="triton")
 
 
 def test_flops_match_torch_flop_counter_on_the_reference():
@@ -190,7 +195,7 @@ def test_flops_match_torch_flop_counter_on_the_reference():
     for name in GRAD_NAMES:
         inputs[name].requires_grad_()
     with FlopCounterMode(display=False) as forward:
-        out = kernels.cqa(**inputs, backend="reference")
+        out = kernels.context_query_attention(**inputs, backend="reference")
     with FlopCounterMode(display=False) as backward:
         out.sum().backward()
     assert cqa_flops(B, T, N, d) == forward.get_total_flops()

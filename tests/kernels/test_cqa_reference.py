@@ -2,7 +2,7 @@
 
 import torch
 
-from kernels.cqa import cqa_reference
+from kernels.cqa.reference import cqa_reference
 
 B, T, N, D = 3, 9, 5, 8
 VIDEO_LENGTHS = [9, 4, 1]

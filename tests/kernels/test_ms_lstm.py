@@ -8,7 +8,8 @@ from torch import nn
 
 import kernels
 from kernels import UnsupportedInput
-from kernels.ms_lstm.op import MsLstmFunction, ms_lstm_flops
+from kernels.ms_lstm.op import MsLstmFunction
+from kernels.policy import ms_lstm_flops
 
 T = 13
 LENGTHS = [13, 7, 1]  # ragged, not multiples of the scales, a length-1 sample (empty sub-sequences at s > 1)
@@ -41,7 +42,7 @@ def rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
 
 
 def outputs_and_grads(xs, lengths, encoders, backend, upstream):
-    outs = kernels.ms_lstm(xs, lengths, encoders, backend=backend)
+    outs = kernels.multi_scale_lstm(xs, lengths, encoders, backend=backend)
     grads = torch.autograd.grad(outs, [*xs, *parameters(encoders)], upstream)
     return outs, grads
 
@@ -97,7 +98,7 @@ def test_bias_gradients_do_not_alias():
     torch.manual_seed(4)
     lstm = nn.LSTM(16, 16, bidirectional=True, batch_first=True)
     x = torch.randn(2, 5, 16)
-    (y,) = kernels.ms_lstm([x], torch.tensor([5, 3]), [[lstm]], backend="triton")
+    (y,) = kernels.multi_scale_lstm([x], torch.tensor([5, 3]), [[lstm]], backend="triton")
     y.square().sum().backward()
     expected = lstm.bias_hh_l0.grad.clone()
     lstm.bias_ih_l0.grad.mul_(0.5)
@@ -130,7 +131,7 @@ def test_triton_backend_rejects_unsupported_input(scales_per_encoder, hidden, me
                 for s in scales_per_encoder]
     xs = [torch.randn(1, 4, dim) for _ in encoders]
     with pytest.raises(UnsupportedInput, match=message.replace("[", r"\[").replace("]", r"\]")):
-        kernels.ms_lstm(xs, torch.tensor([4]), encoders, backend="triton")
+        kernels.multi_scale_lstm(xs, torch.tensor([4]), encoders, backend="triton")
 
 
 def graph_nodes(tensor: torch.Tensor) -> set[str]:
@@ -148,9 +149,9 @@ def test_auto_on_cpu_tensors_uses_the_reference():
     encoders = make_encoders(1, 2, 16)
     xs = [torch.randn(2, 6, 16, requires_grad=True)]
     lengths = torch.tensor([6, 3])
-    (auto,) = kernels.ms_lstm(xs, lengths, encoders, backend="auto")
-    (reference,) = kernels.ms_lstm(xs, lengths, encoders, backend="reference")
-    (fused,) = kernels.ms_lstm(xs, lengths, encoders, backend="triton")
+    (auto,) = kernels.multi_scale_lstm(xs, lengths, encoders, backend="auto")
+    (reference,) = kernels.multi_scale_lstm(xs, lengths, encoders, backend="reference")
+    (fused,) = kernels.multi_scale_lstm(xs, lengths, encoders, backend="triton")
     assert torch.equal(auto, reference)
     assert "MsLstmFunctionBackward" in graph_nodes(fused)
     assert "MsLstmFunctionBackward" not in graph_nodes(auto)
@@ -162,9 +163,9 @@ def test_no_grad_forward_matches_the_training_forward():
     encoders = make_encoders(2, 3, 16)
     xs = [torch.randn(2, 9, 16) for _ in encoders]
     lengths = torch.tensor([9, 4])
-    training = kernels.ms_lstm(xs, lengths, encoders, backend="triton")
+    training = kernels.multi_scale_lstm(xs, lengths, encoders, backend="triton")
     with torch.no_grad():
-        inference = kernels.ms_lstm(xs, lengths, encoders, backend="triton")
+        inference = kernels.multi_scale_lstm(xs, lengths, encoders, backend="triton")
     for got, want in zip(inference, training, strict=True):
         assert got.grad_fn is None and want.grad_fn is not None
         torch.testing.assert_close(got, want, rtol=0, atol=0)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from kernels.ms_lstm import ms_lstm_reference
+from kernels.ms_lstm.reference import ms_lstm_reference
 
 DIM, HIDDEN = 12, 5
 T = 11

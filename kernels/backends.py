@@ -1,0 +1,48 @@
+"""The built-in backends: ``"reference"`` (PyTorch) and ``"triton"`` (the fused kernels).
+
+The Triton implementations are imported on first use: Triton may be absent, and ``TRITON_INTERPRET`` must be
+set before a kernel is defined.  Limits come from :mod:`kernels.policy`, which needs no Triton.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kernels import policy
+from kernels.cqa.reference import cqa_reference
+from kernels.ms_lstm.reference import ms_lstm_reference
+from kernels.registry import Backend, OpImpl, register_backend
+
+
+def _ms_lstm_triton(*args: Any) -> Any:
+    from kernels.ms_lstm.op import ms_lstm_triton
+
+    return ms_lstm_triton(*args)
+
+
+def _cqa_triton(*args: Any) -> Any:
+    from kernels.cqa.op import cqa_triton
+
+    return cqa_triton(*args)
+
+
+def _ms_lstm_limits(xs, lengths, encoders) -> str | None:
+    return policy.ms_lstm_limits(xs, encoders)
+
+
+def _cqa_limits(video, query, *rest) -> str | None:
+    (_, T, d), N = video.shape, query.shape[1]
+    return policy.cqa_limits(T, N, d, policy.compute_dtype(video))
+
+
+REFERENCE = Backend(
+    "reference", "plain PyTorch (cuDNN LSTMs), any device",
+    {"ms_lstm": OpImpl(ms_lstm_reference), "cqa": OpImpl(cqa_reference)},
+)
+TRITON = Backend(
+    "triton", "the fused Triton kernels (CUDA, or TRITON_INTERPRET=1 on CPU)",
+    {"ms_lstm": OpImpl(_ms_lstm_triton, _ms_lstm_limits), "cqa": OpImpl(_cqa_triton, _cqa_limits)},
+    needs_triton=True,
+)
+for _backend in (REFERENCE, TRITON):
+    register_backend(_backend)
