@@ -1,4 +1,4 @@
-"""GloVe word vectors for a corpus: the :class:`~engine.text.Vocabulary` of the words that have one.
+"""GloVe word vectors for a corpus: the :class:`~engine.vocab.Vocabulary` of the words that have one.
 
 Sources (``data.glove``):
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.text import Vocabulary
+from engine.vocab import Vocabulary
 
 BUILTIN = "builtin"
 

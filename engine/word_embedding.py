@@ -6,9 +6,7 @@ import torch
 from torch import nn
 
 from engine.config import ModelConfig
-
-PAD_ID = 0
-UNK_ID = 1
+from engine.vocab import UNK_ID
 
 
 class FrozenWordEmbedding(nn.Module):

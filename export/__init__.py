@@ -6,8 +6,8 @@
   as ``engine.Localizer``, on ONNX Runtime / a TensorRT engine.  TensorRT is imported only when used.
 """
 
-from export.onnx_export import export_onnx, load_checkpoint
+from export.onnx_export import export_onnx
 from export.runtime import OnnxLocalizer
 from export.tensorrt import TensorRTLocalizer
 
-__all__ = ["OnnxLocalizer", "TensorRTLocalizer", "export_onnx", "load_checkpoint"]
+__all__ = ["OnnxLocalizer", "TensorRTLocalizer", "export_onnx"]

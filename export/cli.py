@@ -11,9 +11,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.atomic import atomic_output
+from engine.checkpoint import BEST, load_trained, resolve_checkpoint
 from engine.config import Config
 from export.graph import InferenceGraph, random_inputs
-from export.onnx_export import EXAMPLE_SHAPE, OPSET, atomic_output, export_onnx, load_checkpoint
+from export.onnx_export import EXAMPLE_SHAPE, OPSET, export_onnx
 from export.runtime import OnnxGraph
 from export.tensorrt import ShapeProfile, TensorRTUnavailable, tensorrt_module
 from export.verify import (
@@ -102,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_output(ckpt: Path, fmt: str, fused: bool) -> Path:
-    ckpt = ckpt / "best.pt" if ckpt.is_dir() else ckpt
+    ckpt = resolve_checkpoint(ckpt, BEST)
     return ckpt.with_name(ckpt.stem + (".fused" if fused else "") + (".onnx" if fmt == "onnx" else ".engine"))
 
 
@@ -122,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> None:
     if args.format == "trt":
         tensorrt_module()  # fail before the export when TensorRT or the GPU is missing
-    model, config, itos = load_checkpoint(args.ckpt)
+    model, config, vocab = load_trained(args.ckpt)
     variant = "fused" if args.fused else "portable"
     out = args.out or default_output(args.ckpt, args.format, args.fused)
     onnx_path = out if args.format == "onnx" else out.with_suffix(".onnx")
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"export: {config.model.name} ({args.ckpt}) -> {variant} {args.format}")
     with atomic_output(onnx_path) as tmp:
         start = time.perf_counter()
-        export_onnx(model, config, itos, tmp, variant=variant, plugin_impl=args.plugin_impl, opset=args.opset,
+        export_onnx(model, config, vocab.itos, tmp, variant=variant, plugin_impl=args.plugin_impl, opset=args.opset,
                     example=args.example)
         print(f"ONNX export: {time.perf_counter() - start:.1f} s")
         if args.verify and variant == "portable":

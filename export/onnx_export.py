@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,9 +30,9 @@ import torch
 from torch import nn
 from torch.onnx import symbolic_helper
 
+from engine.atomic import atomic_output
 from engine.config import Config
 from engine.inference import MODEL_INPUTS
-from engine.localizer import model_from_checkpoint, read_checkpoint
 from export.custom_nodes import DOMAIN, OPSET_VERSION, node_backend
 from export.graph import AXES, InferenceGraph, random_inputs
 
@@ -42,23 +41,6 @@ EXAMPLE_SHAPE = (2, 16, 6)  # (batch, clips, words) traced; verification runs ot
 METADATA_KEY = "grounding"
 FORMAT = "grounding-engine-onnx/1"
 VARIANTS = ("portable", "fused")
-
-
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, Config, list[str]]:
-    """(eval model, config, vocabulary itos) of a training checkpoint; a run directory means its best.pt.
-
-    Raises ValueError / FileNotFoundError / ``engine.localizer.CheckpointMismatch`` naming the file.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    ckpt = read_checkpoint(path)
-    try:
-        config = Config.from_dict(ckpt["config"], str(path))
-        itos = list(ckpt["vocab"]["itos"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: unreadable config or vocabulary in the checkpoint: {err}") from err
-    return model_from_checkpoint(ckpt, config).eval(), config, itos
 
 
 def export_metadata(config: Config, itos: Sequence[str], variant: str, output_names: Sequence[str]) -> dict[str, Any]:
@@ -71,19 +53,6 @@ def export_metadata(config: Config, itos: Sequence[str], variant: str, output_na
         "inputs": list(MODEL_INPUTS),
         "outputs": list(output_names),
     }
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path``, on any error it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def export_onnx(

@@ -17,7 +17,8 @@ import torch
 
 from engine.config import Config
 from engine.inference import prepare_request, ranked_spans
-from engine.text import TextProcessor, Vocabulary
+from engine.text import TextProcessor
+from engine.vocab import Vocabulary
 from export.onnx_export import read_onnx_metadata
 
 Inputs = Mapping[str, torch.Tensor | np.ndarray]

@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 
-from export.onnx_export import METADATA_KEY, atomic_output, read_metadata, read_onnx_metadata
+from engine.atomic import atomic_output
+from export.onnx_export import METADATA_KEY, read_metadata, read_onnx_metadata
 from export.runtime import ExportedLocalizer, Inputs
 
 PRECISIONS = ("fp32", "fp16", "bf16")

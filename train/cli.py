@@ -12,10 +12,10 @@ from typing import Any, get_args
 
 import numpy as np
 
+from engine.checkpoint import BEST, LAST, config_of, read_checkpoint, read_training_state, resolve_checkpoint
 from engine.config import Config, KernelChoice, field_help, section_names
-from engine.localizer import Localizer, read_checkpoint
+from engine.localizer import Localizer
 from train import distributed
-from train.checkpoint import BEST, LAST, load_training_state, resolve_checkpoint
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_PRESET = "synthetic"
@@ -144,7 +144,7 @@ def results_table(cfg: Config, test: dict[str, Any], baselines: dict[str, dict[s
 
 # ---------------------------------------------------------------------------------------------- commands
 def _config_for(args: argparse.Namespace, ckpt: dict[str, Any] | None) -> Config:
-    cfg = load_config(args.config) if (args.config or ckpt is None) else Config.from_dict(ckpt["config"], ckpt["path"])
+    cfg = load_config(args.config) if (args.config or ckpt is None) else config_of(ckpt)
     cfg.apply_overrides(args.overrides)
     if args.out:
         cfg.train.out_dir = args.out
@@ -163,7 +163,7 @@ def _setup(args: argparse.Namespace) -> tuple[Config, dict[str, Any] | None]:
     if args.resume is not None:
         where = args.resume or (args.out or _config_for(args, None).train.out_dir)
         path = resolve_checkpoint(where)
-        ckpt = load_training_state(path)
+        ckpt = read_training_state(path)
         cfg = _config_for(args, ckpt)
         if not args.out:
             cfg.train.out_dir = str(path.parent)
@@ -228,7 +228,7 @@ def report_evaluation(trainer: Any, cfg: Config, ckpt: dict[str, Any]) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     try:
-        localizer = Localizer.from_checkpoint(resolve_checkpoint(args.ckpt, BEST), args.device, args.kernels)
+        localizer = Localizer.from_checkpoint(args.ckpt, args.device, args.kernels)
         features = np.load(args.features)
         spans = localizer.predict(features, args.query, args.duration, args.topk)
     except (KeyError, TypeError, ValueError, FileNotFoundError) as err:

@@ -33,18 +33,26 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from engine.checkpoint import (
+    BEST,
+    LAST,
+    checkpoint_payload,
+    load_model_state,
+    read_checkpoint,
+    save_checkpoint,
+    vocabulary_of,
+)
 from engine.config import Config
 from engine.data import build_datasets, collate
 from engine.decoding import decode_spans, index_to_seconds
-from engine.localizer import load_model_state, read_checkpoint, vocabulary_of
 from engine.metrics import evaluate as span_metrics
 from engine.models import build_model, set_kernels
-from engine.text import UNK_ID
+from engine.vocab import UNK_ID
 from kernels.policy import triton_interpreted
 from train import distributed
 from train.baselines import baseline_metrics
-from train.checkpoint import BEST, CHECKPOINT_FORMAT, LAST, atomic_save, capture_rng, restore_rng
 from train.distributed import Process
+from train.rng import capture_rng, restore_rng
 
 SELECTION = ("R1@0.5", "mIoU")  # validation metrics compared in this order to pick the best epoch
 METRICS_FILE = "metrics.json"
@@ -191,25 +199,14 @@ class Trainer:
                   f"{self.process.world_size}: the run continues but is not bit-identical")
         restore_rng(states[min(self.process.rank, len(states) - 1)])
 
-    def _payload(self) -> dict[str, Any]:
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "model": self.model.state_dict(),
-            "config": self.cfg.to_dict(),
-            "vocab": {"itos": list(self.vocab.itos), "vectors": self.vocab.vectors},
-            "epoch": self.epoch,
-            "best": self.best,
-            "history": self.history,
-        }
-
     def save(self, improved: bool) -> None:
         """``best.pt`` (weights) when ``improved``, then ``last.pt`` (everything). Collective under DDP."""
         rng = distributed.gather_objects(capture_rng(), self.process)
         if self.process.is_main:
-            payload = self._payload()
+            payload = checkpoint_payload(self.model, self.cfg, self.vocab, self.epoch, self.best, self.history)
             if improved:
-                atomic_save(payload, self.run_dir / BEST)
-            atomic_save({**payload, "optimizer": self.optimizer.state_dict(),
+                save_checkpoint(payload, self.run_dir / BEST)
+            save_checkpoint({**payload, "optimizer": self.optimizer.state_dict(),
                          "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                          "rng": rng}, self.run_dir / LAST)
         distributed.barrier()

@@ -10,7 +10,8 @@ from engine.data.dataset import GroundingDataset, make_samples
 from engine.data.features import ArrayFeatures, ClipFeatures, NpyFeatures
 from engine.data.synthetic import generate_from_config
 from engine.glove import build_vocabulary
-from engine.text import Vocabulary, tag_queries
+from engine.text import tag_queries
+from engine.vocab import Vocabulary
 
 _LOADERS = {"charades": load_charades, "tacos": load_tacos}
 

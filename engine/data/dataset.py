@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 from engine.data.annotations import Moment, SplitReport
 from engine.data.features import ClipFeatures
 from engine.decoding import seconds_to_index
-from engine.text import OTHER, Vocabulary
+from engine.text import OTHER
+from engine.vocab import Vocabulary
 
 
 @dataclass(frozen=True)

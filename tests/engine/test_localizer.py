@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from engine import Localizer
+from engine.checkpoint import BEST
 from tests.train.tiny import train_tiny
-from train.checkpoint import BEST
 from train.cli import main
 
 QUERY = "a person opens the door"

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from engine import text
-from engine.text import ENTITY, MOTION, OTHER, PAD_ID, UNK_ID, TextProcessor, Vocabulary, tag_query, tokenize
+from engine.text import ENTITY, MOTION, OTHER, TextProcessor, tag_query, tokenize
+from engine.vocab import PAD_ID, UNK_ID, Vocabulary
 
 CHARADES_TRAIN = "/work/shared/data/charades-sta/charades_sta_train.txt"
 WORD_DIM = 4

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from engine.checkpoint import load_trained
 from export.cli import EXIT_ERROR, build_parser, main
 from export.graph import InferenceGraph
-from export.onnx_export import load_checkpoint
 from export.runtime import OnnxGraph, OnnxLocalizer
 from export.verify import FP32_ATOL, ParityError, assert_parity, check_parity
 from tests.export.conftest import Exported
@@ -74,7 +74,7 @@ def test_help_explains_every_option(capsys):
 
 def test_parity_check_catches_a_wrong_runtime(exported: Exported):
     """The checker itself: perturbed probabilities, moved spans and NaN must all fail."""
-    model, config, _ = load_checkpoint(exported.checkpoint)
+    model, config, _ = load_trained(exported.checkpoint)
     graph, onnx_graph = InferenceGraph(model), OnnxGraph(exported.onnx)
 
     def perturbed(inputs):

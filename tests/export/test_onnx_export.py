@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from engine import Localizer
+from engine.checkpoint import load_trained
 from engine.config import Config
-from export import OnnxLocalizer, export_onnx, load_checkpoint
+from export import OnnxLocalizer, export_onnx
 from export.graph import random_inputs
 from export.onnx_export import read_onnx_metadata
 from export.runtime import OnnxGraph
@@ -45,7 +46,7 @@ def brute_force(model: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, 
 
 @pytest.mark.parametrize("shape", OTHER_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_exported_graph_matches_pytorch_at_other_shapes(exported: Exported, shape: tuple[int, int, int]):
-    model, config, _ = load_checkpoint(exported.checkpoint)
+    model, config, _ = load_trained(exported.checkpoint)
     inputs = random_inputs(config.model, *shape, torch.Generator().manual_seed(sum(shape)))
     got = OnnxGraph(exported.onnx)(inputs)
     want = brute_force(model, inputs)
@@ -94,8 +95,8 @@ def test_onnx_localizer_predicts_like_the_engine_localizer(exported: Exported):
 
 def test_metadata_carries_config_and_vocabulary(exported: Exported):
     metadata = read_onnx_metadata(exported.onnx)
-    _, config, itos = load_checkpoint(exported.checkpoint)
-    assert metadata["variant"] == "portable" and metadata["vocab"] == itos == ITOS
+    _, config, vocab = load_trained(exported.checkpoint)
+    assert metadata["variant"] == "portable" and metadata["vocab"] == vocab.itos == ITOS
     assert Config.from_dict(metadata["config"]).to_dict() == config.to_dict()
     expected = ["start_prob", "end_prob", "start_idx", "end_idx", "score"] + (["path"] if exported.name == "dp" else [])
     assert metadata["outputs"] == expected == [o.name for o in onnx.load(str(exported.onnx)).graph.output]
@@ -125,7 +126,7 @@ def test_span_decoding_in_the_graph_follows_the_length(tmp_path):
 def test_dp_export_runs_each_samples_own_pathway(exported: Exported):
     """Both pathways computed, each sample's chosen with Where: matches eager DP, which runs each
     pathway on only the samples that chose it (``select="gather"``)."""
-    model, config, _ = load_checkpoint(exported.checkpoint)
+    model, config, _ = load_trained(exported.checkpoint)
     inputs = random_inputs(config.model, PATH_BATCH, MAX_CLIPS // 2, MAX_WORDS, torch.Generator().manual_seed(7))
     got = OnnxGraph(exported.onnx)(inputs)
     with torch.no_grad():

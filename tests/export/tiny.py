@@ -6,11 +6,12 @@ from pathlib import Path
 
 import torch
 
+from engine.checkpoint import checkpoint_payload, save_checkpoint
 from engine.config import Config
 from engine.dynamic_pathway import DynamicPathway
 from engine.models import build_model
+from engine.vocab import Vocabulary
 from export.graph import random_inputs
-from train.checkpoint import CHECKPOINT_FORMAT, atomic_save
 
 VIDEO_DIM, WORD_DIM = 24, 16
 MAX_CLIPS, MAX_WORDS = 24, 8
@@ -57,10 +58,5 @@ def write_checkpoint(path: Path, name: str, seed: int = 0) -> Path:
     model = build_model(config, vectors).eval()
     if isinstance(model, DynamicPathway):
         balance_paths(model, config, seed)
-    payload = {
-        "format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config.to_dict(),
-        "vocab": {"itos": ITOS, "vectors": vectors}, "epoch": 1, "best": None, "history": [],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(payload, path)
+    save_checkpoint(checkpoint_payload(model, config, Vocabulary(ITOS, vectors), epoch=1), path)
     return path

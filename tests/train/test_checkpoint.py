@@ -8,10 +8,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.checkpoint import (
+    BEST,
+    LAST,
+    CheckpointMismatch,
+    load_model_state,
+    model_from_checkpoint,
+    read_checkpoint,
+    read_training_state,
+)
+from engine.checkpoint import save_checkpoint as atomic_save
 from engine.config import Config
-from engine.localizer import CheckpointMismatch, load_model_state, model_from_checkpoint, read_checkpoint
 from engine.models import build_model
-from train.checkpoint import BEST, LAST, atomic_save, load_training_state
 from train.cli import main
 
 USAGE_ERROR = 2
@@ -41,7 +49,7 @@ def test_atomic_save_failure_keeps_the_old_file_and_leaves_no_partial_file(tmp_p
 def test_run_directory_holds_the_documented_files(tiny_run: Path):
     for name in ("config.yaml", "config.json", LAST, BEST, "metrics.json"):
         assert (tiny_run / name).is_file(), name
-    last = load_training_state(tiny_run / LAST)
+    last = read_training_state(tiny_run / LAST)
     assert last["epoch"] == 2 and {"python", "numpy", "torch"} <= set(last["rng"][0])
     assert last["vocab"]["itos"][:2] == ["<pad>", "<unk>"]
     assert last["vocab"]["vectors"].shape[0] == len(last["vocab"]["itos"])
@@ -49,7 +57,7 @@ def test_run_directory_holds_the_documented_files(tiny_run: Path):
     assert metrics["best_epoch"] == read_checkpoint(tiny_run / BEST)["epoch"]
     assert set(metrics["baselines"]) == {"random", "most_frequent"}
     with pytest.raises(ValueError, match="weights only"):
-        load_training_state(tiny_run / BEST)
+        read_training_state(tiny_run / BEST)
 
 
 def test_checkpoint_of_another_model_is_a_clear_error(tiny_run: Path):

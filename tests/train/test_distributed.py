@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine.checkpoint import BEST, LAST, read_checkpoint
 from engine.config import Config
-from engine.localizer import read_checkpoint
 from tests.train.tiny import tiny_args
-from train.checkpoint import BEST, LAST
 from train.loop import Trainer
 
 REPO = Path(__file__).resolve().parents[2]

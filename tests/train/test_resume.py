@@ -7,9 +7,8 @@ from pathlib import Path
 
 import torch
 
-from engine.localizer import read_checkpoint
+from engine.checkpoint import BEST, LAST, read_checkpoint
 from tests.train.tiny import tiny_args
-from train.checkpoint import BEST, LAST
 from train.cli import main
 
 
