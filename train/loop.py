@@ -2,9 +2,7 @@
 
 Choices (documented for users):
 
-* Optimizer AdamW; no weight decay on biases, norm weights and other 1-D parameters (the frozen word
-  table is a buffer, never optimized).  Learning rate: linear warmup over ``optim.warmup_fraction`` of
-  all steps, then linear decay to 0 at the last step.  Gradients clipped to ``optim.grad_clip`` (0 = off).
+* Optimizer, schedule and clipping: :mod:`train.optim`.
 * AMP: ``train.amp`` "auto" = bf16 autocast on CUDA, off on CPU; "fp16" adds a GradScaler.
 * Data order depends only on (``train.seed``, epoch) (a seeded :class:`DistributedSampler`, also with
   one process), so ``--resume`` after epoch k continues exactly as an uninterrupted run would (bit-exact
@@ -16,6 +14,7 @@ Choices (documented for users):
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -49,9 +48,11 @@ from engine.metrics import evaluate as span_metrics
 from engine.models import build_model, set_kernels
 from engine.vocab import UNK_ID
 from kernels.policy import triton_interpreted
+from kernels.registry import get_backend
 from train import distributed
 from train.baselines import baseline_metrics
 from train.distributed import Process
+from train.optim import build_optimizer, clip_gradients, linear_schedule
 from train.rng import capture_rng, restore_rng
 
 SELECTION = ("R1@0.5", "mIoU")  # validation metrics compared in this order to pick the best epoch
@@ -79,27 +80,6 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if choices[amp] is torch.float16 and device.type != "cuda":
         raise ValueError("train.amp='fp16' needs a CUDA device; use 'bf16' or 'off' on CPU")
     return choices[amp]
-
-
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two AdamW groups: matrices decayed; biases, norm weights and other 1-D parameters not."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0},
-    ]
-
-
-def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
-    """LambdaLR: 0 -> 1 over the warmup steps, then 1 -> 0 linearly at ``total_steps``."""
-    warmup = int(round(warmup_fraction * total_steps))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def better(candidate: dict[str, float], best: dict[str, float] | None) -> bool:
@@ -139,14 +119,16 @@ class Trainer:
         resume: bool = False,
         progress: bool = True,
     ) -> None:
-        self.cfg, self.process = cfg, process or Process()
+        cfg = self.cfg = copy.deepcopy(cfg)  # the trainer's own copy: the data fills in the model's sizes
+        self.process = process or Process()
         self.device, self.progress = torch.device(device), progress
         self.run_dir = Path(cfg.train.out_dir)
         seed_everything(cfg.train.seed + self.process.rank)
         self.amp_dtype = autocast_dtype(cfg.train.amp, self.device)
-        if cfg.model.kernels == "triton" and self.device.type != "cuda" and not triton_interpreted():
-            raise ValueError("model.kernels='triton' needs a CUDA device (or TRITON_INTERPRET=1 for CPU testing); "
-                             "use 'auto' or 'reference' on CPU")
+        needs_triton = cfg.model.kernels != "auto" and get_backend(cfg.model.kernels).needs_triton
+        if needs_triton and self.device.type != "cuda" and not triton_interpreted():
+            raise ValueError(f"model.kernels={cfg.model.kernels!r} needs a CUDA device (or TRITON_INTERPRET=1 for "
+                             "CPU testing); use 'auto' or 'reference' on CPU")
 
         self.splits, data_vocab = build_datasets(cfg.data)
         # a checkpoint brings its own vocabulary: the data's word ids are mapped onto it (unknown -> <unk>)
@@ -176,7 +158,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = DistributedDataParallel(self.model, device_ids=ids)
 
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, cfg.optim.weight_decay), lr=cfg.optim.lr)
+        self.optimizer = build_optimizer(self.model, cfg.optim)
         total_steps = max(1, cfg.train.epochs * len(self.train_loader))
         self.scheduler = linear_schedule(self.optimizer, total_steps, cfg.optim.warmup_fraction)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype is torch.float16)
@@ -247,7 +229,7 @@ class Trainer:
             self.scaler.scale(loss).backward()
             if self.cfg.optim.grad_clip > 0:
                 self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+                clip_gradients(self.model, self.cfg.optim)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.scheduler.step()
