@@ -1,38 +1,60 @@
-"""Query text (SPEC §3.1): tokenizer, NLTK part-of-speech tags, entity / motion word classes, vocabulary.
+"""Query text: tokens, NLTK part-of-speech tags and EAMAT's entity / motion / other word classes.
 
-A query goes through :func:`tag_query`:
+A query goes through :func:`tag_query`, the rule of the authors' EAMAT code:
 
 1. lower-cased, split into sentences at ``. ! ?`` + space, and each split by NLTK's ``TreebankWordTokenizer``
    (rule based: needs no downloaded data, unlike ``punkt``);
-2. POS-tagged as a whole by NLTK's averaged perceptron tagger (``averaged_perceptron_tagger_eng``);
-3. each word gets a class from its tag: **entity** (``ENTITY_TAGS``: nouns, adjectives, pronouns,
-   particles), **motion** (``MOTION_TAGS``: verbs, modals, adverbs), **other** for every other tag
-   (determiners, prepositions, conjunctions, numbers, punctuation, ...);
-4. ``drop_unknown_pos=True`` (default, the authors' behaviour) deletes the "other" words, so only entity
-   and motion words remain; ``drop_unknown_pos=False`` keeps them with class ``OTHER``. A query in which no
-   word is an entity or a motion word would become empty: it is then kept whole, every word ``OTHER``
-   (the same result as ``drop_unknown_pos=False``);
-5. truncated to its first ``max_words`` words (after step 4, so the limit counts the words the model sees).
+2. truncated to its first ``max_words`` tokens;
+3. POS-tagged as a whole by NLTK's averaged perceptron tagger (``averaged_perceptron_tagger_eng``);
+4. each word gets a class from its tag: **entity** (:data:`ENTITY_TAGS`: nouns, adjectives, pronouns,
+   particles), **motion** (:data:`MOTION_TAGS`: verbs, modals, adverbs) or **other** (:data:`OTHER_TAGS`:
+   prepositions, ``to``, wh-words, comparatives, superlatives, list markers, symbols) -- "other" words reach
+   both the entity and the motion query;
+5. with ``drop_unknown_pos=True`` (default, as the authors' code) the words whose tag has no class are deleted
+   (determiners, conjunctions, numbers, existential *there*, predeterminers, possessive endings, interjections,
+   foreign words, plural proper nouns, punctuation); ``drop_unknown_pos=False`` keeps them as "other".
+   A query that would lose every word is kept whole, every word "other" (the authors' code would pass an
+   empty query on).
+
+Dynamic Pathway has no POS split: its presets keep every word (``data.drop_unknown_pos: false``) and the model
+ignores the classes.
+
+The tagger: NLTK's own data when ``nltk.data.find`` locates it (``NLTK_DATA``, ``~/nltk_data``, ...); otherwise
+the copy shipped inside this package (``engine/nltk_data/``, xz-compressed, provenance in its README), so a
+machine with no network and no NLTK data tags queries all the same.  NLTK itself is imported on first use:
+``import engine`` works without it, and text processing without it raises one error naming the install command.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import lzma
 import re
 from collections.abc import Iterable
-
-import nltk
-from nltk.tokenize import TreebankWordTokenizer
+from pathlib import Path
+from typing import Any
 
 from engine.vocab import Vocabulary
 
 OTHER, ENTITY, MOTION = 0, 1, 2
-ENTITY_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS", "JJ", "PRP", "PRP$", "RP"})
+ENTITY_TAGS = frozenset({"NN", "NNS", "NNP", "JJ", "PRP", "PRP$", "RP"})
 MOTION_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "MD", "RB", "RBR", "RBS", "WRB"})
+OTHER_TAGS = frozenset({"IN", "TO", "WDT", "WP", "WP$", "JJR", "JJS", "LS", "SYM"})
 TAGGER_RESOURCE = "averaged_perceptron_tagger_eng"
+BUNDLED_TAGGER = Path(__file__).resolve().parent / "nltk_data" / "taggers" / TAGGER_RESOURCE
+NLTK_INSTALL = "pip install 'nltk>=3.9'"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_download_attempted = False
+
+
+def _nltk() -> Any:
+    """The ``nltk`` module, or an ImportError naming the package and its install command."""
+    try:
+        import nltk
+    except ImportError as err:
+        raise ImportError(f"query text processing needs NLTK (tokenizer and POS tagger): {NLTK_INSTALL}") from err
+    return nltk
 
 
 def tokenize(sentence: str) -> list[str]:
@@ -45,25 +67,27 @@ def tokenize(sentence: str) -> list[str]:
     return [token for part in parts for token in _tokenizer().tokenize(part)]
 
 
-def word_class(tag: str) -> int:
-    """``ENTITY`` / ``MOTION`` / ``OTHER`` for a Penn Treebank POS tag."""
+def word_class(tag: str) -> int | None:
+    """``ENTITY`` / ``MOTION`` / ``OTHER`` for a Penn Treebank POS tag, None for a tag the rule deletes."""
     if tag in ENTITY_TAGS:
         return ENTITY
-    return MOTION if tag in MOTION_TAGS else OTHER
+    if tag in MOTION_TAGS:
+        return MOTION
+    return OTHER if tag in OTHER_TAGS else None
 
 
 def tag_query(sentence: str, max_words: int = 30, drop_unknown_pos: bool = True) -> tuple[list[str], list[int]]:
     """(tokens, word classes) of a query, following the steps in the module docstring."""
     if max_words < 1:
         raise ValueError(f"max_words must be >= 1, got {max_words}")
-    tokens = tokenize(sentence)
+    tokens = tokenize(sentence)[:max_words]
     if not tokens:
         raise ValueError(f"query {sentence!r} has no words")
     classes = [word_class(tag) for _, tag in pos_tagger().tag(tokens)]
-    if drop_unknown_pos and any(c != OTHER for c in classes):
-        kept = [i for i, c in enumerate(classes) if c != OTHER]
-        tokens, classes = [tokens[i] for i in kept], [classes[i] for i in kept]
-    return tokens[:max_words], classes[:max_words]
+    kept = [i for i, c in enumerate(classes) if c is not None or not drop_unknown_pos]
+    if not kept:  # nothing has a class: keep the query whole rather than empty
+        kept = list(range(len(tokens)))
+    return [tokens[i] for i in kept], [OTHER if classes[i] is None else classes[i] for i in kept]
 
 
 def tag_queries(
@@ -74,37 +98,46 @@ def tag_queries(
 
 
 @functools.cache
-def pos_tagger() -> nltk.tag.PerceptronTagger:
-    """The process-wide NLTK perceptron tagger (loaded once, ~1 s)."""
+def pos_tagger() -> Any:
+    """The process-wide NLTK perceptron tagger (loaded once, ~1 s): NLTK's installed data, else the bundled copy."""
     return load_tagger()
 
 
-def load_tagger() -> nltk.tag.PerceptronTagger:
-    """Load the tagger; if its data is missing try ``nltk.download`` once, else raise with the fix."""
-    global _download_attempted
-    if not _tagger_installed() and not _download_attempted:
-        _download_attempted = True
-        nltk.download(TAGGER_RESOURCE, quiet=True, raise_on_error=False)
-    if not _tagger_installed():
-        raise RuntimeError(
-            f"NLTK POS-tagger data '{TAGGER_RESOURCE}' was not found in {list(nltk.data.path)} and could not be "
-            f"downloaded. Install it with\n    python -m nltk.downloader {TAGGER_RESOURCE}\n"
-            f"or set NLTK_DATA to a folder that holds taggers/{TAGGER_RESOURCE}/."
-        )
-    return nltk.tag.PerceptronTagger()
+def load_tagger(nltk_data_wins: bool = True) -> Any:
+    """A ``nltk.tag.PerceptronTagger``: from NLTK's data path when it has the model (and ``nltk_data_wins``),
+    else from the copy shipped in this package."""
+    nltk = _nltk()
+    from nltk.tag.perceptron import PerceptronTagger
+
+    if nltk_data_wins:
+        try:
+            nltk.data.find(f"taggers/{TAGGER_RESOURCE}/")
+        except LookupError:
+            pass
+        else:
+            return PerceptronTagger()
+    weights, tagdict, classes = (_read_bundled(kind) for kind in ("weights", "tagdict", "classes"))
+    tagger = PerceptronTagger(load=False)
+    tagger.model.weights, tagger.tagdict = weights, tagdict
+    tagger.classes = tagger.model.classes = set(classes)
+    return tagger
 
 
-def _tagger_installed() -> bool:
+def _read_bundled(kind: str) -> Any:
+    path = BUNDLED_TAGGER / f"{TAGGER_RESOURCE}.{kind}.json.xz"
     try:
-        nltk.data.find(f"taggers/{TAGGER_RESOURCE}/")
-    except LookupError:
-        return False
-    return True
+        with lzma.open(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, lzma.LZMAError, ValueError) as err:
+        raise RuntimeError(
+            f"the POS-tagger data shipped with this package is unreadable ({path}: {err}); reinstall the package, "
+            f"or install NLTK's copy: python -m nltk.downloader {TAGGER_RESOURCE}"
+        ) from err
 
 
 @functools.cache
-def _tokenizer() -> TreebankWordTokenizer:
-    return TreebankWordTokenizer()
+def _tokenizer() -> Any:
+    return _nltk().tokenize.TreebankWordTokenizer()
 
 
 class TextProcessor:

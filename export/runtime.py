@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from engine.config import Config
@@ -65,6 +64,7 @@ class OnnxGraph:
                 f"{path} is the {self.metadata['variant']!r} export: its custom MSLSTM / CQA nodes run only in "
                 "TensorRT (export.TensorRTLocalizer); export the portable variant for ONNX Runtime"
             )
+        ort = onnxruntime_module()
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -97,3 +97,13 @@ class OnnxLocalizer(ExportedLocalizer):
 
 def _as_numpy(value: torch.Tensor | np.ndarray) -> np.ndarray:
     return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+def onnxruntime_module() -> Any:
+    """``import onnxruntime`` on first use, or an ImportError naming the package to install."""
+    try:
+        import onnxruntime
+    except ImportError as err:
+        raise ImportError("running an exported model needs ONNX Runtime: pip install onnxruntime "
+                          "(or onnxruntime-gpu on a CUDA machine)") from err
+    return onnxruntime

@@ -13,11 +13,6 @@ import torch
 # tiny test shapes gain nothing from intra-op threads, and the subprocess tests (DDP, bench) would
 # oversubscribe a small CI machine: one thread per process unless the caller says otherwise
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# TEMPORARY until the package ships the tagger data (issue 14)
-_SHARED_NLTK = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                            "shared", "nltk_data")
-if "NLTK_DATA" not in os.environ and os.path.isdir(_SHARED_NLTK):
-    os.environ["NLTK_DATA"] = _SHARED_NLTK
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
