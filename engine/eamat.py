@@ -3,7 +3,7 @@
 Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
 
     W   = FrozenWordEmbedding(words)                       (B, N, word_dim)
-    P   = Linear(Dropout(W)) * word_mask                   projected words (B, N, d)
+    P   = LN(Linear(Dropout(W))) * word_mask               projected words (B, N, d)
     F_q = LSTMTransformer_q(P)                             query encoder, one block (the code's choice)
     F_eq = F_q + P * e,  F_mq = F_q + P * m                e zeroes motion words, m zeroes entity words
     V   = LN(Linear(Dropout(video))) * video_mask          (B, T, d)
@@ -25,9 +25,10 @@ Choices where the paper is silent (SPEC §3 records the rest):
 * No positional embeddings (paper §3.2); padded clips/words are zeroed after the projections and
   never reach a valid position (key-padding masks, per-sample MS-LSTM lengths, masked CQA).
 * Heads and Pe use GELU (the code) rather than the paper's ReLU; see :mod:`engine.heads`.
-* With ``align_weight > 0`` the outputs also carry ``"query_features"`` (F_q) and
-  ``"moment_features"`` (F_mv, the motion-branch video features the authors' code aligns) for the
-  optional KL alignment term of :func:`engine.heads.grounding_loss`.
+* Both projections are Dropout -> Linear -> LayerNorm, as the authors' ``Projection`` module.
+* With ``align_weight > 0`` the outputs also carry ``"query_features"`` (F_q) and the two video features the
+  authors' code aligns with it, ``"moment_features"`` (F_mv, motion branch) and ``"entity_features"`` (F_ev,
+  entity branch), for the optional KL alignment term of :func:`engine.heads.grounding_loss`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class EAMAT(nn.Module):
             return TransformerBlock(d, config.num_heads, p, qkv, config.num_scales, config.kernels)
 
         self.embedding = FrozenWordEmbedding.from_config(config, word_vectors)
-        self.query_proj = nn.Sequential(nn.Dropout(p), nn.Linear(self.embedding.vectors.shape[1], d))
+        self.query_proj = nn.Sequential(nn.Dropout(p), nn.Linear(self.embedding.vectors.shape[1], d), nn.LayerNorm(d))
         self.video_proj = nn.Sequential(nn.Dropout(p), nn.Linear(config.video_dim, d), nn.LayerNorm(d))
         self.query_encoder = block("lstm")
         # entity-aware branch
@@ -110,7 +111,7 @@ class EAMAT(nn.Module):
         outputs = self.heads(y, video_mask)
         outputs["pe_logits"] = pe_logits
         if self.config.align_weight > 0:
-            outputs["query_features"], outputs["moment_features"] = f_q, f_mv
+            outputs["query_features"], outputs["moment_features"], outputs["entity_features"] = f_q, f_mv, f_ev
         return outputs
 
     def loss(

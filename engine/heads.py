@@ -9,7 +9,7 @@ Loss (SPEC §3.7, §4), all terms averaged over the batch:
     L = boundary_weight * (CE(start) + CE(end))           CE over the valid clips
       + inner_weight    * BCE_w(inner, y_in)              y_in = 1 on clips start_idx..end_idx
       + pe_weight       * BCE_w(pe, y_in)                 EAMAT's action-relevant score only
-      + align_weight    * KL_align                        optional, off by default
+      + align_weight    * (KL_align(F_q, F_mv) + KL_align(F_q, F_ev))   EAMAT only, optional, off by default
 
 ``BCE_w`` weights positive clips by ``bce_pos_weight`` (2) and is a masked mean over each sample's
 valid clips, then a mean over samples -- as in the authors' code.
@@ -18,9 +18,10 @@ valid clips, then a mean over samples -- as in the authors' code.
 (mean of the query features over valid words) and a moment vector (mean of the video features over
 the ground-truth clips) are L2-normalised; ``Sq = softmax_row(q qᵀ)`` and ``Sv = softmax_row(v vᵀ)``
 over the batch; ``KL_align = (KL(Sv || Sq) + KL(Sq || Sv)) / 2`` summed over the batch rows.  It pulls
-the batch's sentence-similarity structure towards that of their moments.  Its inputs are the model
-outputs ``"query_features"`` (B, N, d) and ``"moment_features"`` (B, T, d), present only when
-``align_weight > 0``.
+the batch's sentence-similarity structure towards that of their moments.  As in the authors' training
+loop, it is taken twice and summed: against the motion-branch video features F_mv and against the
+entity-branch ones F_ev.  Its inputs are the model outputs ``"query_features"`` (B, N, d),
+``"moment_features"`` and ``"entity_features"`` (B, T, d), present only when ``align_weight > 0``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from engine.config import ModelConfig
 
 # Masked start/end logit: representable in fp16/bf16, and exp(MASKED_LOGIT - max) is 0 in every dtype.
 MASKED_LOGIT = -1e4
+ALIGNED_OUTPUTS = ("query_features", "moment_features", "entity_features")  # F_q, then the video features
 
 
 class ScoreHead(nn.Sequential):
@@ -108,10 +110,12 @@ def grounding_loss(
     if "pe_logits" in outputs:
         terms["pe"] = (config.pe_weight, weighted_bce(outputs["pe_logits"], inner, mask, config.bce_pos_weight))
     if config.align_weight > 0:
-        if "query_features" not in outputs or "moment_features" not in outputs:
-            raise ValueError("align_weight > 0 but the model outputs no 'query_features' / 'moment_features'")
-        terms["align"] = (config.align_weight, alignment_loss(
-            outputs["query_features"], batch["word_mask"], outputs["moment_features"], inner))
+        missing = [k for k in ALIGNED_OUTPUTS if k not in outputs]
+        if missing:
+            raise ValueError(f"align_weight > 0 but the model outputs no {missing}")
+        query, *videos = (outputs[k] for k in ALIGNED_OUTPUTS)
+        terms["align"] = (config.align_weight,
+                          sum(alignment_loss(query, batch["word_mask"], video, inner) for video in videos))
     total = sum(weight * value for weight, value in terms.values())
     parts = {name: float(value.detach()) for name, (_, value) in terms.items()}
     parts["total"] = float(total.detach())

@@ -124,6 +124,15 @@ def test_embedding_size_errors_name_the_field():
 def test_alignment_outputs_only_when_weighted():
     out = make_model(align_weight=1.0)(*model_inputs(random_batch()))
     assert out["query_features"].shape == (4, N, DIM) and out["moment_features"].shape == (4, T, DIM)
+    assert out["entity_features"].shape == (4, T, DIM)
+    assert "entity_features" not in make_model()(*model_inputs(random_batch()))
+
+
+def test_query_and_video_projections_end_in_layer_norm():
+    """Dropout -> Linear -> LayerNorm for both modalities, as the authors' Projection module."""
+    model = make_model()
+    for projection in (model.query_proj, model.video_proj):
+        assert [type(m) for m in projection] == [torch.nn.Dropout, torch.nn.Linear, torch.nn.LayerNorm]
 
 
 OVERFIT_LR, OVERFIT_MAX_STEPS = 5e-3, 150

@@ -132,3 +132,18 @@ def test_align_weight_needs_the_feature_outputs():
     outputs = {k: torch.randn(4, T) for k in ("start_logits", "end_logits", "inner_logits")}
     with pytest.raises(ValueError, match="query_features"):
         grounding_loss(outputs, batch, small_config("eamat", align_weight=1.0))
+
+
+def test_alignment_term_sums_the_motion_and_entity_branch_halves():
+    """As the authors' training loop: KL(F_q, F_mv) + KL(F_q, F_ev), weighted by align_weight."""
+    torch.manual_seed(11)
+    batch = random_batch()
+    outputs = {k: torch.randn(4, T) for k in ("start_logits", "end_logits", "inner_logits")}
+    outputs |= {"query_features": torch.randn(4, N, DIM), "moment_features": torch.randn(4, T, DIM),
+                "entity_features": torch.randn(4, T, DIM)}
+    weight = 3.0
+    _, parts = grounding_loss(outputs, batch, small_config("eamat", align_weight=weight))
+    halves = [alignment_loss(outputs["query_features"], batch["word_mask"], outputs[k], batch["inner"])
+              for k in ("moment_features", "entity_features")]
+    assert min(h.item() for h in halves) > 1e-3
+    assert parts["align"] == pytest.approx(sum(h.item() for h in halves), abs=ATOL)
