@@ -7,9 +7,13 @@ Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
     F_s   = alphaᵀ F_q                                             sentence feature (B, d)
     F_v   = ReLU(Linear(Dropout(video))) * video_mask
     GoL(x) = TeN(x) = MS-LSTM(x) + MSAB(x)                         Eq. 5-6, 11
-    LoL(x) = SpL(x) = MultiScaleTemporalConv(x, conv_kernels)      Eq. 7, 10
+    LoL(x) = MultiScaleTemporalConv(x, lol_kernels)                Eq. 7
+    SpL(x) = MultiScaleTemporalConv(x, spl_kernels)                Eq. 10
     F_e1 = GoL(LoL(CQA(LoL(GoL(F_v)), F_q)))                       exploitation, Eq. 9
     F_e2 = TeN(SpL(CQA(TeN(SpL(F_v)), F_q)))                       exploration, Eq. 12
+
+Each GoL / LoL / SpL / TeN network stacks ``gol_blocks`` / ``lol_blocks`` / ``spl_blocks`` / ``ten_blocks`` blocks
+(default 1, as the equations; the config's comments quote the paper's sentences on the other readings).
     path_logits = FC(F_s) (B, 2)                                   index 0 = exploitation, 1 = exploration
     F_e = w_0 F_e1 + w_1 F_e2 ;  start / end / inner logits = heads(F_e)
 
@@ -117,22 +121,33 @@ class Pathway(nn.Module):
         return x
 
 
+def _stack(block, count: int) -> list[nn.Module]:
+    """``count`` fresh blocks applied in sequence (each stage of a pathway takes ``(x, mask)``)."""
+    return [block() for _ in range(count)]
+
+
 def exploitation_pathway(config: ModelConfig) -> Pathway:
     """F_e1 = GoL(LoL(CQA(LoL(GoL(F_v)), F_q)))."""
 
-    def local() -> MultiScaleTemporalConv:
-        return MultiScaleTemporalConv(config.dim, config.conv_kernels, config.dropout)
+    def gol() -> list[nn.Module]:
+        return _stack(lambda: GlobalMotion(config), config.gol_blocks)
 
-    return Pathway(config, [GlobalMotion(config), local()], [local(), GlobalMotion(config)])
+    def lol() -> list[nn.Module]:
+        return _stack(lambda: MultiScaleTemporalConv(config.dim, config.lol_kernels, config.dropout), config.lol_blocks)
+
+    return Pathway(config, [*gol(), *lol()], [*lol(), *gol()])
 
 
 def exploration_pathway(config: ModelConfig) -> Pathway:
     """F_e2 = TeN(SpL(CQA(TeN(SpL(F_v)), F_q)))."""
 
-    def posture() -> MultiScaleTemporalConv:
-        return MultiScaleTemporalConv(config.dim, config.conv_kernels, config.dropout)
+    def spl() -> list[nn.Module]:
+        return _stack(lambda: MultiScaleTemporalConv(config.dim, config.spl_kernels, config.dropout), config.spl_blocks)
 
-    return Pathway(config, [posture(), GlobalMotion(config)], [posture(), GlobalMotion(config)])
+    def ten() -> list[nn.Module]:
+        return _stack(lambda: GlobalMotion(config), config.ten_blocks)
+
+    return Pathway(config, [*spl(), *ten()], [*spl(), *ten()])
 
 
 def path_weights(path_logits: torch.Tensor, mode: str, tau: float, training: bool) -> torch.Tensor:

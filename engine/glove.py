@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.config import BUILTIN_GLOVE
 from engine.vocab import Vocabulary
 
-BUILTIN = "builtin"
+BUILTIN = BUILTIN_GLOVE
 
 
 def build_vocabulary(words: Iterable[str], source: str = BUILTIN, cache: str | Path | None = None) -> Vocabulary:

@@ -16,8 +16,8 @@ A query goes through :func:`tag_query`, the rule of the authors' EAMAT code:
    A query that would lose every word is kept whole, every word "other" (the authors' code would pass an
    empty query on).
 
-Dynamic Pathway has no POS split: its presets keep every word (``data.drop_unknown_pos: false``) and the model
-ignores the classes.
+Dynamic Pathway has no POS split: it reads the whole query whatever ``data.drop_unknown_pos`` says
+(:func:`deletes_unknown_pos`; its presets also set it false) and ignores the classes.
 
 The tagger: NLTK's own data when ``nltk.data.find`` locates it (``NLTK_DATA``, ``~/nltk_data``, ...); otherwise
 the copy shipped inside this package (``engine/nltk_data/``, xz-compressed, provenance in its README), so a
@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from engine.config import Config
 from engine.vocab import Vocabulary
 
 OTHER, ENTITY, MOTION = 0, 1, 2
@@ -74,6 +75,11 @@ def word_class(tag: str) -> int | None:
     if tag in MOTION_TAGS:
         return MOTION
     return OTHER if tag in OTHER_TAGS else None
+
+
+def deletes_unknown_pos(drop_unknown_pos: bool, model: str) -> bool:
+    """Whether step 5 deletes words: the ``data.drop_unknown_pos`` option for EAMAT, never for Dynamic Pathway."""
+    return drop_unknown_pos and model == "eamat"
 
 
 def tag_query(sentence: str, max_words: int = 30, drop_unknown_pos: bool = True) -> tuple[list[str], list[int]]:
@@ -147,6 +153,12 @@ class TextProcessor:
         self.vocab = vocab
         self.max_words = max_words
         self.drop_unknown_pos = drop_unknown_pos
+
+    @classmethod
+    def for_config(cls, vocab: Vocabulary, config: Config) -> TextProcessor:
+        """The text processing a model of ``config`` was trained with."""
+        drop = deletes_unknown_pos(config.data.drop_unknown_pos, config.model.name)
+        return cls(vocab, config.data.max_words, drop)
 
     def process(self, sentence: str) -> tuple[list[str], list[int], list[int]]:
         tokens, classes = tag_query(sentence, self.max_words, self.drop_unknown_pos)

@@ -6,8 +6,8 @@ from engine.config import Config
 
 
 def test_overrides_are_typed():
-    cfg = Config().apply_overrides(["model.dim=256", "optim.lr=1e-3", "model.conv_kernels=[3,5]", "data.glove=x.txt"])
-    assert (cfg.model.dim, cfg.optim.lr, cfg.model.conv_kernels, cfg.data.glove) == (256, 1e-3, [3, 5], "x.txt")
+    cfg = Config().apply_overrides(["model.dim=256", "optim.lr=1e-3", "model.lol_kernels=[3,5]", "data.glove=x.txt"])
+    assert (cfg.model.dim, cfg.optim.lr, cfg.model.lol_kernels, cfg.data.glove) == (256, 1e-3, [3, 5], "x.txt")
 
 
 def test_unknown_keys_list_the_valid_ones():

@@ -184,3 +184,23 @@ def test_overfits_16_synthetic_samples_to_perfect_recall():
 def test_alignment_term_is_rejected():
     with pytest.raises(ValueError, match="align_weight"):
         make_model(align_weight=1.0)
+
+
+def test_block_counts_and_kernel_lists_are_set_per_network():
+    """GoL / LoL / SpL / TeN stack their own number of blocks; LoL and SpL have their own kernel lists."""
+    counts = {"gol_blocks": 2, "lol_blocks": 3, "spl_blocks": 1, "ten_blocks": 1}
+    lol_kernels, spl_kernels = [3, 5, 7, 9], [3, 5]
+    model = make_model(**counts, lol_kernels=lol_kernels, spl_kernels=spl_kernels)
+    exploit, explore = model.exploitation, model.exploration
+    stages = lambda path: [type(m).__name__ for m in (*path.before, *path.after)]
+    gol, lol = ["GlobalMotion"] * counts["gol_blocks"], ["MultiScaleTemporalConv"] * counts["lol_blocks"]
+    spl, ten = ["MultiScaleTemporalConv"] * counts["spl_blocks"], ["GlobalMotion"] * counts["ten_blocks"]
+    assert stages(exploit) == gol + lol + lol + gol  # F_e1 = GoL(LoL(CQA(LoL(GoL(F_v)))))
+    assert stages(explore) == spl + ten + spl + ten  # F_e2 = TeN(SpL(CQA(TeN(SpL(F_v)))))
+    kernels = lambda stage: [conv.kernel_size[0] for conv in stage.convs]
+    assert all(kernels(m) == lol_kernels for m in exploit.before if hasattr(m, "convs"))
+    assert all(kernels(m) == spl_kernels for m in explore.before if hasattr(m, "convs"))
+    batch = random_batch()
+    assert model(*model_inputs(batch))["start_logits"].shape == batch["video_mask"].shape
+    with pytest.raises(ValueError, match="model.lol_blocks must be >= 1"):
+        make_model(lol_blocks=0)

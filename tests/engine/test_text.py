@@ -176,3 +176,16 @@ def test_without_nltk_text_processing_names_the_package_and_the_install_command(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "needs NLTK" in out and "pip install 'nltk>=3.9'" in out
+
+
+def test_dynamic_pathway_reads_the_whole_query():
+    """No POS deletion for DP, whatever data.drop_unknown_pos says; EAMAT follows the option."""
+    from engine.config import Config
+
+    vocab = Vocabulary.from_words(["door", "person"], torch.ones(2, WORD_DIM).numpy())
+    sentence = "the person opens the door."
+    for model, drop, expected in (("dp", True, ["the", "person", "opens", "the", "door", "."]),
+                                  ("eamat", True, ["person", "opens", "door"]),
+                                  ("eamat", False, ["the", "person", "opens", "the", "door", "."])):
+        config = Config().apply_overrides([f"model.name={model}", f"data.drop_unknown_pos={drop}"])
+        assert TextProcessor.for_config(vocab, config).process(sentence)[0] == expected, (model, drop)
