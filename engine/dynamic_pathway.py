@@ -34,6 +34,9 @@ Path weights ``w`` (Eq. 13-14):
 Outputs: ``start_logits``, ``end_logits``, ``inner_logits`` (B, T), ``path_logits`` (B, 2), ``path``
 (B,) int64 (the pathway each sample used; in "soft" mode its argmax).
 
+Ablations (config ``pathways``, the paper's Table III): "exploitation" / "exploration" build that module alone,
+with no token weights and no selection; ``path`` is then that module's index and there are no ``path_logits``.
+
 Choices where the paper is silent:
 
 * MSAB (Eq. 5, whose brackets do not balance) is read as ``FFN(LN(x + Dropout(MSA(FC_Q x, FC_K x, FC_V x))))``
@@ -176,15 +179,18 @@ class DynamicPathway(nn.Module):
             batch_first=True, bidirectional=True, dropout=p if config.query_lstm_layers > 1 else 0.0,
         )
         self.query_ffn = nn.Sequential(nn.Linear(d, d), nn.ReLU())
-        self.token_weight = nn.Sequential(nn.Linear(d, d // 2), nn.ReLU(), nn.Linear(d // 2, 1))
         self.video_ffn = nn.Sequential(nn.Dropout(p), nn.Linear(config.video_dim, d), nn.ReLU())
-        self.exploitation = exploitation_pathway(config)
-        self.exploration = exploration_pathway(config)
-        self.path_fc = nn.Linear(d, 2)
+        if config.pathways in ("both", "exploitation"):
+            self.exploitation = exploitation_pathway(config)
+        if config.pathways in ("both", "exploration"):
+            self.exploration = exploration_pathway(config)
+        if config.pathways == "both":  # the query-aware selection
+            self.token_weight = nn.Sequential(nn.Linear(d, d // 2), nn.ReLU(), nn.Linear(d // 2, 1))
+            self.path_fc = nn.Linear(d, 2)
         self.heads = GroundingHeads(d, p)
 
-    def encode_query(self, words: torch.Tensor, word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> F_q (B, N, d) zero on padded words, F_s (B, d)."""
+    def encode_query(self, words: torch.Tensor, word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> F_q (B, N, d) zero on padded words, F_s (B, d) (None with a single pathway: nothing selects)."""
         valid = word_mask != 0
         packed = pack_padded_sequence(  # raises on a sample with no valid word
             self.word_dropout(self.embedding(words)), lengths_from_mask(valid).cpu(), batch_first=True,
@@ -192,6 +198,8 @@ class DynamicPathway(nn.Module):
         )
         hidden, _ = pad_packed_sequence(self.query_lstm(packed)[0], batch_first=True, total_length=words.shape[1])
         f_q = self.query_ffn(hidden) * valid.unsqueeze(-1)
+        if self.config.pathways != "both":
+            return f_q, None
         alpha = self.token_weight(f_q).squeeze(-1).masked_fill(~valid, MASKED_LOGIT).softmax(-1)
         return f_q, (alpha.unsqueeze(-1) * f_q).sum(1)
 
@@ -213,8 +221,13 @@ class DynamicPathway(nn.Module):
             raise ValueError(f"DynamicPathway: select must be one of {SELECT_MODES}, got {select!r}")
         f_q, f_s = self.encode_query(words, word_mask)
         f_v = self.encode_video(video, video_mask)
-        path_logits = self.path_fc(f_s)
         args = (f_v, video_mask, f_q, word_mask)
+        if self.config.pathways != "both":  # ablation: one module only
+            index = EXPLOITATION if self.config.pathways == "exploitation" else EXPLORATION
+            outputs = self.heads((self.exploitation if index == EXPLOITATION else self.exploration)(*args), video_mask)
+            outputs["path"] = torch.full((video.shape[0],), index, dtype=torch.int64, device=video.device)
+            return outputs
+        path_logits = self.path_fc(f_s)
         if self.training or self.config.path_selection == "soft":
             weights = path_weights(path_logits, self.config.path_selection, self.config.gumbel_tau, self.training)
             w = weights[:, :, None, None]

@@ -15,6 +15,12 @@ Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
     Y   = LSTMTransformer x motion_blocks (CQA_m(G, F_mq))
     start / end / inner logits = heads(Y)
 
+Ablations of the paper's Table 3 (config): ``motion_block`` replaces every LSTM Transformer of the motion branch
+(F_mv's block and the blocks after CQA_m) by a standard Transformer ("fc-transformer"), a Transformer whose Q/K/V
+are multi-scale temporal convolutions ("conv-transformer"), or a residual multi-scale temporal convolution /
+MS-LSTM layer ("conv" / "lstm", :class:`ResidualTemporalLayer`); ``entity_branch=False`` ("w/o EA Trans")
+drops F_ev, CQA_e, the entity blocks and Pe: G = F_mv and the motion CQA reads ``F_q + P`` (every word).
+
 Choices where the paper is silent (SPEC §3 records the rest):
 
 * ``word_class`` 1 = entity, 2 = motion, 0 = other; ``None`` treats every word as "other", so both
@@ -39,10 +45,34 @@ from torch import nn
 from engine.config import ModelConfig
 from engine.cqa import ContextQueryAttention
 from engine.heads import GroundingHeads, ScoreHead, grounding_loss
-from engine.transformer import TransformerBlock
+from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask
+from engine.temporal_conv import MultiScaleTemporalConv
+from engine.text import ENTITY, MOTION
+from engine.transformer import CONV_KERNELS, TransformerBlock
 from engine.word_embedding import FrozenWordEmbedding
 
-ENTITY, MOTION = 1, 2  # word_class values (0 = other)
+TRANSFORMER_QKV = {"lstm-transformer": "lstm", "fc-transformer": "linear", "conv-transformer": "conv"}
+
+
+class ResidualTemporalLayer(nn.Module):
+    """``(x + Dropout(layer(LN x))) * mask``: one multi-scale temporal layer where a Transformer block was
+    (EAMAT's "T-Conv" and "LSTM" ablations).  ``kind`` "conv": kernels 3, 5, 7; "lstm": an MS-LSTM, whose own
+    input LayerNorm is the LN."""
+
+    def __init__(self, config: ModelConfig, kind: str) -> None:
+        super().__init__()
+        d, p = config.dim, config.dropout
+        self.kind = kind
+        if kind == "lstm":
+            self.norm, self.layer = nn.Identity(), MultiScaleLSTM(d, config.num_scales, p, config.kernels)
+        else:
+            self.norm, self.layer = nn.LayerNorm(d, eps=1e-6), MultiScaleTemporalConv(d, CONV_KERNELS, p)
+        self.dropout = nn.Dropout(p)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.norm(x)
+        out = self.layer(h, lengths_from_mask(mask)) if self.kind == "lstm" else self.layer(h, mask)
+        return (x + self.dropout(out)) * (mask != 0).unsqueeze(-1).to(x.dtype)
 
 
 class EAMAT(nn.Module):
@@ -57,19 +87,23 @@ class EAMAT(nn.Module):
         def block(qkv: str) -> TransformerBlock:
             return TransformerBlock(d, config.num_heads, p, qkv, config.num_scales, config.kernels)
 
+        def motion_block() -> nn.Module:
+            kind = config.motion_block
+            return block(TRANSFORMER_QKV[kind]) if kind in TRANSFORMER_QKV else ResidualTemporalLayer(config, kind)
+
         self.embedding = FrozenWordEmbedding.from_config(config, word_vectors)
         self.query_proj = nn.Sequential(nn.Dropout(p), nn.Linear(self.embedding.vectors.shape[1], d), nn.LayerNorm(d))
         self.video_proj = nn.Sequential(nn.Dropout(p), nn.Linear(config.video_dim, d), nn.LayerNorm(d))
         self.query_encoder = block("lstm")
-        # entity-aware branch
-        self.entity_video = block("linear")
-        self.entity_cqa = ContextQueryAttention(d, config.kernels)
-        self.entity_blocks = nn.ModuleList(block("linear") for _ in range(config.entity_blocks))
-        self.pe_head = ScoreHead(d, p)
+        if config.entity_branch:  # entity-aware branch
+            self.entity_video = block("linear")
+            self.entity_cqa = ContextQueryAttention(d, config.kernels)
+            self.entity_blocks = nn.ModuleList(block("linear") for _ in range(config.entity_blocks))
+            self.pe_head = ScoreHead(d, p)
         # motion-aware branch
-        self.motion_video = block("lstm")
+        self.motion_video = motion_block()
         self.motion_cqa = ContextQueryAttention(d, config.kernels)
-        self.motion_blocks = nn.ModuleList(block("lstm") for _ in range(config.motion_blocks))
+        self.motion_blocks = nn.ModuleList(motion_block() for _ in range(config.motion_blocks))
         self.heads = GroundingHeads(d, p)
 
     def encode_query(
@@ -93,25 +127,28 @@ class EAMAT(nn.Module):
         word_mask: torch.Tensor,
         word_class: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        f_q, f_eq, f_mq = self.encode_query(words, word_mask, word_class)
+        entity_branch = self.config.entity_branch
+        f_q, f_eq, f_mq = self.encode_query(words, word_mask, word_class if entity_branch else None)
         v = self.video_proj(video) * (video_mask != 0).unsqueeze(-1)
-
-        f_ev = self.entity_video(v, video_mask)
-        x = self.entity_cqa(f_ev, f_eq, video_mask, word_mask)
-        for blk in self.entity_blocks:
-            x = blk(x, video_mask)
-        pe_logits = self.pe_head(x)
-
         f_mv = self.motion_video(v, video_mask)
-        gated = (f_mv + f_ev if self.config.gate == "code" else f_mv) * torch.sigmoid(pe_logits).unsqueeze(-1)
+        outputs: dict[str, torch.Tensor] = {}
+        gated = f_mv
+        if entity_branch:
+            f_ev = self.entity_video(v, video_mask)
+            x = self.entity_cqa(f_ev, f_eq, video_mask, word_mask)
+            for blk in self.entity_blocks:
+                x = blk(x, video_mask)
+            outputs["pe_logits"] = pe_logits = self.pe_head(x)
+            gated = (f_mv + f_ev if self.config.gate == "code" else f_mv) * torch.sigmoid(pe_logits).unsqueeze(-1)
         y = self.motion_cqa(gated, f_mq, video_mask, word_mask)
         for blk in self.motion_blocks:
             y = blk(y, video_mask)
 
-        outputs = self.heads(y, video_mask)
-        outputs["pe_logits"] = pe_logits
+        outputs = {**self.heads(y, video_mask), **outputs}
         if self.config.align_weight > 0:
-            outputs["query_features"], outputs["moment_features"], outputs["entity_features"] = f_q, f_mv, f_ev
+            outputs["query_features"], outputs["moment_features"] = f_q, f_mv
+            if entity_branch:
+                outputs["entity_features"] = f_ev
         return outputs
 
     def loss(

@@ -110,12 +110,12 @@ def grounding_loss(
     if "pe_logits" in outputs:
         terms["pe"] = (config.pe_weight, weighted_bce(outputs["pe_logits"], inner, mask, config.bce_pos_weight))
     if config.align_weight > 0:
-        missing = [k for k in ALIGNED_OUTPUTS if k not in outputs]
+        missing = [k for k in ALIGNED_OUTPUTS[:2] if k not in outputs]
         if missing:
             raise ValueError(f"align_weight > 0 but the model outputs no {missing}")
-        query, *videos = (outputs[k] for k in ALIGNED_OUTPUTS)
-        terms["align"] = (config.align_weight,
-                          sum(alignment_loss(query, batch["word_mask"], video, inner) for video in videos))
+        videos = [outputs[k] for k in ALIGNED_OUTPUTS[1:] if k in outputs]  # no F_ev without the entity branch
+        terms["align"] = (config.align_weight, sum(
+            alignment_loss(outputs["query_features"], batch["word_mask"], video, inner) for video in videos))
     total = sum(weight * value for weight, value in terms.values())
     parts = {name: float(value.detach()) for name, (_, value) in terms.items()}
     parts["total"] = float(total.detach())

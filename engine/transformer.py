@@ -7,6 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask, run_encoders
+from engine.temporal_conv import MultiScaleTemporalConv
+
+QKV_KINDS = ("linear", "lstm", "conv")
+CONV_KERNELS = (3, 5, 7)  # the T-Conv Trans ablation's kernel sizes (EAMAT §4.4)
 
 
 class FeedForward(nn.Sequential):
@@ -22,7 +26,8 @@ class TransformerBlock(nn.Module):
 
     ``qkv="linear"`` projects Q/K/V with Linear layers (the standard block); ``qkv="lstm"`` uses three
     independent :class:`MultiScaleLSTM` encoders, run together in one ``kernels.multi_scale_lstm`` call
-    (EAMAT's "LSTM Transformer").  Attention has ``num_heads`` heads of ``dim / num_heads`` and no
+    (EAMAT's "LSTM Transformer"); ``qkv="conv"`` three :class:`MultiScaleTemporalConv` (kernels 3, 5, 7: the
+    "T-Conv Trans" of EAMAT's ablation).  Attention has ``num_heads`` heads of ``dim / num_heads`` and no
     output projection, as in the authors' code.
     """
 
@@ -38,13 +43,15 @@ class TransformerBlock(nn.Module):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"TransformerBlock: dim {dim} is not divisible by num_heads {num_heads}")
-        if qkv not in ("linear", "lstm"):
-            raise ValueError(f"TransformerBlock: qkv must be 'linear' or 'lstm', got {qkv!r}")
+        if qkv not in QKV_KINDS:
+            raise ValueError(f"TransformerBlock: qkv must be one of {QKV_KINDS}, got {qkv!r}")
         self.num_heads, self.dropout_p, self.qkv = num_heads, dropout, qkv
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         if qkv == "linear":
             self.q, self.k, self.v = (nn.Linear(dim, dim) for _ in range(3))
+        elif qkv == "conv":
+            self.q, self.k, self.v = (MultiScaleTemporalConv(dim, CONV_KERNELS, dropout) for _ in range(3))
         else:
             self.q, self.k, self.v = (MultiScaleLSTM(dim, num_scales, dropout, kernels) for _ in range(3))
         self.dropout = nn.Dropout(dropout)
@@ -55,6 +62,8 @@ class TransformerBlock(nn.Module):
         h = self.norm1(x)
         if self.qkv == "lstm":
             q, k, v = run_encoders([self.q, self.k, self.v], h, lengths_from_mask(mask))
+        elif self.qkv == "conv":
+            q, k, v = self.q(h, mask), self.k(h, mask), self.v(h, mask)
         else:
             q, k, v = self.q(h), self.k(h), self.v(h)
         attn = multi_head_attention(q, k, v, mask, self.num_heads, self.dropout_p if self.training else 0.0)

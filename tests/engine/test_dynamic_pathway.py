@@ -204,3 +204,19 @@ def test_block_counts_and_kernel_lists_are_set_per_network():
     assert model(*model_inputs(batch))["start_logits"].shape == batch["video_mask"].shape
     with pytest.raises(ValueError, match="model.lol_blocks must be >= 1"):
         make_model(lol_blocks=0)
+
+
+@pytest.mark.parametrize("pathways, index", [("exploitation", EXPLOITATION), ("exploration", EXPLORATION)])
+def test_one_module_only_ablations(pathways, index):
+    """Table III's 'exploitation module only' / 'exploration module only': one pathway, no selection."""
+    model = make_model(pathways=pathways)
+    other = "exploration" if pathways == "exploitation" else "exploitation"
+    assert hasattr(model, pathways) and not hasattr(model, other)
+    assert not hasattr(model, "path_fc") and not hasattr(model, "token_weight")
+    batch = random_batch()
+    out = model(*model_inputs(batch))
+    assert out["path"].tolist() == [index] * batch["video"].shape[0] and "path_logits" not in out
+    model.loss(out, batch)[0].backward()
+    assert_every_parameter_learns(model)
+    model.eval()
+    assert model(*model_inputs(batch))["path"].tolist() == [index] * batch["video"].shape[0]

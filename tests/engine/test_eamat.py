@@ -147,3 +147,42 @@ def test_overfits_16_synthetic_samples_to_perfect_recall():
     )
     steps = steps_to_perfect_recall(EAMAT(config, vectors), batch, OVERFIT_LR, OVERFIT_MAX_STEPS)
     assert steps is not None, f"R@1 IoU=0.7 below 100% after {OVERFIT_MAX_STEPS} steps"
+
+
+MOTION_BLOCK_TYPES = {  # config value -> the module type of every motion-branch block (Table 3's ablations)
+    "lstm-transformer": ("TransformerBlock", "lstm"),
+    "fc-transformer": ("TransformerBlock", "linear"),
+    "conv-transformer": ("TransformerBlock", "conv"),
+    "conv": ("ResidualTemporalLayer", "conv"),
+    "lstm": ("ResidualTemporalLayer", "lstm"),
+}
+
+
+@pytest.mark.parametrize("motion_block", sorted(MOTION_BLOCK_TYPES))
+def test_motion_block_ablations_replace_every_motion_branch_block_and_train(motion_block):
+    model = make_model(motion_block=motion_block)
+    blocks = [model.motion_video, *model.motion_blocks]
+    kind = lambda m: (type(m).__name__, getattr(m, "qkv", getattr(m, "kind", None)))
+    assert [kind(m) for m in blocks] == [MOTION_BLOCK_TYPES[motion_block]] * len(blocks)
+    assert kind(model.query_encoder) == ("TransformerBlock", "lstm")  # the query encoder is not ablated
+    batch = random_batch()
+    loss, _ = model.loss(model(*model_inputs(batch)), batch)
+    loss.backward()
+    assert_every_parameter_learns(model)
+
+
+def test_without_the_entity_aware_transformer():
+    """'w/o EA Trans': no entity branch, no Pe; the motion CQA reads every word, whatever their classes."""
+    model = make_model(entity_branch=False, align_weight=1.0)
+    assert not any(name.startswith(("entity_", "pe_head")) for name, _ in model.named_parameters())
+    batch = random_batch()
+    out = model(*model_inputs(batch))
+    assert "pe_logits" not in out and "entity_features" not in out
+    loss, parts = model.loss(out, batch)
+    assert set(parts) == {"boundary", "inner", "align", "total"}
+    loss.backward()
+    assert_every_parameter_learns(model)
+    inputs = model_inputs(batch)
+    model.eval()
+    other_classes = (inputs[4] + 1) % 3 * inputs[3]  # word classes play no role without the entity branch
+    torch.testing.assert_close(model(*inputs[:4], other_classes)["start_logits"], model(*inputs)["start_logits"])
