@@ -14,7 +14,8 @@ A query goes through :func:`tag_query`, the rule of the authors' EAMAT code:
    (determiners, conjunctions, numbers, existential *there*, predeterminers, possessive endings, interjections,
    foreign words, plural proper nouns, punctuation); ``drop_unknown_pos=False`` keeps them as "other".
    A query that would lose every word is kept whole, every word "other" (the authors' code would pass an
-   empty query on).
+   empty query on).  For the cue ablations (``data.mask_words``), ``masked`` = ``MOTION`` or ``ENTITY`` also
+   deletes every word of that class.
 
 Dynamic Pathway has no POS split: it reads the whole query whatever ``data.drop_unknown_pos`` says
 (:func:`deletes_unknown_pos`; its presets also set it false) and ignores the classes.
@@ -82,7 +83,9 @@ def deletes_unknown_pos(drop_unknown_pos: bool, model: str) -> bool:
     return drop_unknown_pos and model == "eamat"
 
 
-def tag_query(sentence: str, max_words: int = 30, drop_unknown_pos: bool = True) -> tuple[list[str], list[int]]:
+def tag_query(
+    sentence: str, max_words: int = 30, drop_unknown_pos: bool = True, masked: int | None = None
+) -> tuple[list[str], list[int]]:
     """(tokens, word classes) of a query, following the steps in the module docstring."""
     if max_words < 1:
         raise ValueError(f"max_words must be >= 1, got {max_words}")
@@ -90,17 +93,22 @@ def tag_query(sentence: str, max_words: int = 30, drop_unknown_pos: bool = True)
     if not tokens:
         raise ValueError(f"query {sentence!r} has no words")
     classes = [word_class(tag) for _, tag in pos_tagger().tag(tokens)]
-    kept = [i for i, c in enumerate(classes) if c is not None or not drop_unknown_pos]
+    kept = [i for i, c in enumerate(classes) if (c is not None or not drop_unknown_pos) and c != masked]
     if not kept:  # nothing has a class: keep the query whole rather than empty
         kept = list(range(len(tokens)))
     return [tokens[i] for i in kept], [OTHER if classes[i] is None else classes[i] for i in kept]
 
 
 def tag_queries(
-    sentences: Iterable[str], max_words: int = 30, drop_unknown_pos: bool = True
+    sentences: Iterable[str], max_words: int = 30, drop_unknown_pos: bool = True, masked: int | None = None
 ) -> dict[str, tuple[list[str], list[int]]]:
     """:func:`tag_query` of each distinct sentence (datasets repeat sentences a lot)."""
-    return {s: tag_query(s, max_words, drop_unknown_pos) for s in dict.fromkeys(sentences)}
+    return {s: tag_query(s, max_words, drop_unknown_pos, masked) for s in dict.fromkeys(sentences)}
+
+
+def masked_class(mask_words: str) -> int | None:
+    """``data.mask_words`` ("none" | "motion" | "entity") -> the word class it deletes."""
+    return {"none": None, "motion": MOTION, "entity": ENTITY}[mask_words]
 
 
 @functools.cache
@@ -149,17 +157,20 @@ def _tokenizer() -> Any:
 class TextProcessor:
     """Query string -> (tokens, word ids, word classes) for a model trained with ``vocab``."""
 
-    def __init__(self, vocab: Vocabulary, max_words: int = 30, drop_unknown_pos: bool = True):
+    def __init__(
+        self, vocab: Vocabulary, max_words: int = 30, drop_unknown_pos: bool = True, masked: int | None = None
+    ):
         self.vocab = vocab
         self.max_words = max_words
         self.drop_unknown_pos = drop_unknown_pos
+        self.masked = masked
 
     @classmethod
     def for_config(cls, vocab: Vocabulary, config: Config) -> TextProcessor:
         """The text processing a model of ``config`` was trained with."""
         drop = deletes_unknown_pos(config.data.drop_unknown_pos, config.model.name)
-        return cls(vocab, config.data.max_words, drop)
+        return cls(vocab, config.data.max_words, drop, masked_class(config.data.mask_words))
 
     def process(self, sentence: str) -> tuple[list[str], list[int], list[int]]:
-        tokens, classes = tag_query(sentence, self.max_words, self.drop_unknown_pos)
+        tokens, classes = tag_query(sentence, self.max_words, self.drop_unknown_pos, self.masked)
         return tokens, self.vocab.encode(tokens), classes

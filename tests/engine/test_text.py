@@ -189,3 +189,14 @@ def test_dynamic_pathway_reads_the_whole_query():
                                   ("eamat", False, ["the", "person", "opens", "the", "door", "."])):
         config = Config().apply_overrides([f"model.name={model}", f"data.drop_unknown_pos={drop}"])
         assert TextProcessor.for_config(vocab, config).process(sentence)[0] == expected, (model, drop)
+
+
+def test_cue_ablation_deletes_every_word_of_the_masked_class():
+    from engine.config import Config
+
+    vocab = Vocabulary.from_words(["door", "person"], torch.ones(2, WORD_DIM).numpy())
+    sentence = "a person is opening the door."
+    expected = {"none": ["person", "is", "opening", "door"], "motion": ["person", "door"], "entity": ["is", "opening"]}
+    for mask, tokens in expected.items():
+        config = Config().apply_overrides([f"data.mask_words={mask}"])
+        assert TextProcessor.for_config(vocab, config).process(sentence)[0] == tokens, mask
