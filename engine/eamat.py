@@ -51,6 +51,12 @@ from engine.text import ENTITY, MOTION
 from engine.transformer import CONV_KERNELS, TransformerBlock
 from engine.word_embedding import FrozenWordEmbedding
 
+
+def projection(in_dim: int, dim: int, dropout: float) -> nn.Sequential:
+    """Dropout -> Linear -> LayerNorm (eps 1e-6), the authors' ``Projection`` of both modalities."""
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, dim), nn.LayerNorm(dim, eps=1e-6))
+
+
 TRANSFORMER_QKV = {"lstm-transformer": "lstm", "fc-transformer": "linear", "conv-transformer": "conv"}
 
 
@@ -92,8 +98,8 @@ class EAMAT(nn.Module):
             return block(TRANSFORMER_QKV[kind]) if kind in TRANSFORMER_QKV else ResidualTemporalLayer(config, kind)
 
         self.embedding = FrozenWordEmbedding.from_config(config, word_vectors)
-        self.query_proj = nn.Sequential(nn.Dropout(p), nn.Linear(self.embedding.vectors.shape[1], d), nn.LayerNorm(d))
-        self.video_proj = nn.Sequential(nn.Dropout(p), nn.Linear(config.video_dim, d), nn.LayerNorm(d))
+        self.query_proj = projection(self.embedding.vectors.shape[1], d, p)
+        self.video_proj = projection(config.video_dim, d, p)
         self.query_encoder = block("lstm")
         if config.entity_branch:  # entity-aware branch
             self.entity_video = block("linear")

@@ -2,10 +2,11 @@
 
 A query goes through :func:`tag_query`, the rule of the authors' EAMAT code:
 
-1. lower-cased, split into sentences at ``. ! ?`` + space, and each split by NLTK's ``TreebankWordTokenizer``
-   (rule based: needs no downloaded data, unlike ``punkt``);
+1. split into sentences at ``. ! ?`` + space, and each split by NLTK's ``TreebankWordTokenizer`` (rule based:
+   needs no downloaded data, unlike ``punkt``);
 2. truncated to its first ``max_words`` tokens;
-3. POS-tagged as a whole by NLTK's averaged perceptron tagger (``averaged_perceptron_tagger_eng``);
+3. POS-tagged as a whole by NLTK's averaged perceptron tagger (``averaged_perceptron_tagger_eng``), in the
+   query's own case (as the authors' code; capitals inform the tagger), then lower-cased for the vocabulary;
 4. each word gets a class from its tag: **entity** (:data:`ENTITY_TAGS`: nouns, adjectives, pronouns,
    particles), **motion** (:data:`MOTION_TAGS`: verbs, modals, adverbs) or **other** (:data:`OTHER_TAGS`:
    prepositions, ``to``, wh-words, comparatives, superlatives, list markers, symbols) -- "other" words reach
@@ -59,14 +60,16 @@ def _nltk() -> Any:
     return nltk
 
 
-def tokenize(sentence: str) -> list[str]:
-    """Lower-cased Treebank tokens; text holding several sentences is split at ``. ! ?`` + space first.
+def tokenize(sentence: str, lower: bool = True) -> list[str]:
+    """Treebank tokens (lower-cased unless ``lower=False``); text holding several sentences is split at
+    ``. ! ?`` + space first.
 
     (The Treebank tokenizer expects one sentence: it splits the final period only, so TACoS queries such
     as "he takes out a board. he cuts it" would yield "board." without this split.)
     """
-    parts = _SENTENCE_END.split(sentence.lower())
-    return [token for part in parts for token in _tokenizer().tokenize(part)]
+    parts = _SENTENCE_END.split(sentence)
+    tokens = [token for part in parts for token in _tokenizer().tokenize(part)]
+    return [t.lower() for t in tokens] if lower else tokens
 
 
 def word_class(tag: str) -> int | None:
@@ -89,11 +92,13 @@ def tag_query(
     """(tokens, word classes) of a query, following the steps in the module docstring."""
     if max_words < 1:
         raise ValueError(f"max_words must be >= 1, got {max_words}")
-    tokens = tokenize(sentence)[:max_words]
+    tokens = tokenize(sentence, lower=False)[:max_words]
     if not tokens:
         raise ValueError(f"query {sentence!r} has no words")
     classes = [word_class(tag) for _, tag in pos_tagger().tag(tokens)]
-    kept = [i for i, c in enumerate(classes) if (c is not None or not drop_unknown_pos) and c != masked]
+    tokens = [t.lower() for t in tokens]
+    kept = [i for i, c in enumerate(classes)
+            if (c is not None or not drop_unknown_pos) and (masked is None or c != masked)]
     if not kept:  # nothing has a class: keep the query whole rather than empty
         kept = list(range(len(tokens)))
     return [tokens[i] for i in kept], [OTHER if classes[i] is None else classes[i] for i in kept]

@@ -32,10 +32,11 @@ BUNDLED_SHA256 = {  # of the uncompressed files, as in engine/nltk_data/README.m
 
 
 def kept_words_by_the_authors_rule(sentence: str) -> list[str]:
-    """Independent statement of the rule: truncate to 30 tokens, tag, keep every word whose tag is not deleted."""
-    tokens = tokenize(sentence)[:MAX_WORDS]
+    """Independent statement of the rule: truncate to 30 tokens, tag them as written, keep every word whose tag is
+    not deleted, lower-cased."""
+    tokens = tokenize(sentence, lower=False)[:MAX_WORDS]
     kept = [word for word, tag in text.pos_tagger().tag(tokens) if tag not in DELETED_TAGS]
-    return kept or tokens
+    return [w.lower() for w in kept or tokens]
 
 
 def real_queries(name: str) -> list[str]:
