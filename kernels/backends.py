@@ -1,4 +1,6 @@
-"""The built-in backends: ``"reference"`` (PyTorch) and ``"triton"`` (the fused kernels).
+"""The built-in backends: ``"reference"`` (PyTorch), ``"triton"`` (the fused kernels) and ``"triton-v2"`` (the
+same, with the MS-LSTM recurrence v2 -- weights resident on chip -- where it fits the device; an explicit opt-in
+until it is measured on a GPU).
 
 The Triton implementations are imported on first use: Triton may be absent, and ``TRITON_INTERPRET`` must be
 set before a kernel is defined.  Limits come from :mod:`kernels.policy`, which needs no Triton.
@@ -18,6 +20,12 @@ def _ms_lstm_triton(*args: Any) -> Any:
     from kernels.ms_lstm.op import ms_lstm_triton
 
     return ms_lstm_triton(*args)
+
+
+def _ms_lstm_triton_v2(*args: Any) -> Any:
+    from kernels.ms_lstm.op import ms_lstm_triton
+
+    return ms_lstm_triton(*args, recurrence="v2")
 
 
 def _cqa_triton(*args: Any) -> Any:
@@ -44,5 +52,10 @@ TRITON = Backend(
     {"ms_lstm": OpImpl(_ms_lstm_triton, _ms_lstm_limits), "cqa": OpImpl(_cqa_triton, _cqa_limits)},
     needs_triton=True,
 )
-for _backend in (REFERENCE, TRITON):
+TRITON_V2 = Backend(
+    "triton-v2", "the fused Triton kernels, MS-LSTM recurrence v2 (resident weights; v1 where it does not fit)",
+    {"ms_lstm": OpImpl(_ms_lstm_triton_v2, _ms_lstm_limits), "cqa": OpImpl(_cqa_triton, _cqa_limits)},
+    needs_triton=True,
+)
+for _backend in (REFERENCE, TRITON, TRITON_V2):
     register_backend(_backend)

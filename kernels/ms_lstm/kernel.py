@@ -35,20 +35,28 @@ def _tanh(x):
 
 
 @triton.jit
-def _program_sequences(len_ptr, B, T, NUM_SCALES: tl.constexpr, BLOCK_B: tl.constexpr):
-    """This program's weight set and block of sequences -> (w, slot, stride, direction, j, n_q, first row)."""
-    w = tl.program_id(0)
+def _set_sequences(w, first_q, len_ptr, B, T, NUM_SCALES: tl.constexpr, BLOCK_B: tl.constexpr):
+    """Sequences ``first_q + [0, BLOCK_B)`` of weight set w -> (slot, stride, direction, n_q, first row)."""
     e = w // (2 * NUM_SCALES)
     slot = w % (2 * NUM_SCALES)
     stride = slot // 2 + 1
     direction = slot % 2
-    q = tl.program_id(1) * BLOCK_B + tl.arange(0, BLOCK_B)
+    q = first_q + tl.arange(0, BLOCK_B)
     in_range = q < B * stride
     b = tl.where(in_range, q // stride, 0)
     j = q % stride
     length = tl.load(len_ptr + b, mask=in_range, other=0)
     n_q = tl.where(in_range, (length - j + stride - 1) // stride, 0)  # numerator >= 0 as j < stride
     seq_row0 = (e * B + b).to(tl.int64) * T + j  # row of the sequence's frame j
+    return slot, stride, direction, n_q, seq_row0
+
+
+@triton.jit
+def _program_sequences(len_ptr, B, T, NUM_SCALES: tl.constexpr, BLOCK_B: tl.constexpr):
+    """This program's weight set and block of sequences -> (w, slot, stride, direction, n_q, first row)."""
+    w = tl.program_id(0)
+    slot, stride, direction, n_q, seq_row0 = _set_sequences(
+        w, tl.program_id(1) * BLOCK_B, len_ptr, B, T, NUM_SCALES, BLOCK_B)
     return w, slot, stride, direction, n_q, seq_row0
 
 

@@ -5,10 +5,14 @@ Design (SPEC §2.1, §6):
 * **Input projection** for every frame, scale and direction of an encoder is one batched GEMM outside the
   recurrence: ``gates = x_e @ W_ih_stack^T + (b_ih + b_hh)`` -> (E, B, T, S*2*4H) (``torch.baddbmm``,
   cuBLAS).  The recurrent kernel reads the gates of frame t of a weight set with strides; no gather copies.
-* **Recurrence**: one launch for all E x S x 2 weight sets, grid (weight set, block of 16 sequences); the
-  ``s`` sub-sequences of every sample are separate sequences addressed by stride (see :mod:`.kernel`).
-  c stays in fp32 registers, h_t goes straight into the output and is re-read in K-chunks as h_{t-1};
-  W_hh tiles are streamed from L2 every step.  Critical path: T steps for stride 1 (T/s for stride s).
+* **Recurrence**: one launch for all E x S x 2 weight sets; the ``s`` sub-sequences of every sample are
+  separate sequences addressed by stride (see :mod:`.kernel`).  Critical path: T steps for stride 1 (T/s for
+  stride s).  Two designs behind the same tensors, picked per call (``recurrence``, :data:`RECURRENCES`):
+  "v1" (:mod:`.kernel`, the "triton" backend): grid (weight set, block of 16 sequences), c in fp32
+  registers, h_t straight into the output and re-read in K-chunks as h_{t-1}, W_hh tiles streamed from L2
+  every step.  "v2" (:mod:`.resident`, the "triton-v2" backend): a group of programs per weight set splits
+  the hidden units, each keeps its slice of W_hh on chip for all steps and the group exchanges h_t through
+  L2 with a per-group counter; v1 runs instead when the group cannot be co-resident on the device.
 * **Saved for backward** (no recompute): the activated gates i, f, g, o in the compute dtype (they
   overwrite the projected gates in place, so no extra buffer), c in fp32, and the output y (= h).  Under
   ``torch.no_grad`` / inference mode (or with nothing requiring grad) nothing is stored or saved.
@@ -19,7 +23,8 @@ Design (SPEC §2.1, §6):
 * Launches (none depends on T, S or E): forward = 1 Triton + 1 cuBLAS baddbmm + 7 small torch ops (stack x,
   cat W_ih, stack W_hh, 2 cats + add for the biases, lengths to int32, zero y; plus dtype casts when the
   parameters' dtype differs from the compute dtype); backward = 3 Triton (BPTT, dW_ih, dW_hh) + 1 cuBLAS bmm
-  (dx) + zeroing dG + 1 sum (db) + the stack of the E output grads.
+  (dx) + zeroing dG + 1 sum (db) + the stack of the E output grads.  v2 with groups of G > 1 programs adds
+  the zeroing of its group counters to each recurrence launch.
 
 Precision, dtypes and autocast follow :mod:`kernels.policy` (fp16 / bf16 / fp32; fp64 only under
 ``TRITON_INTERPRET=1``, for gradcheck).  Weight gradients are accumulated and returned in fp32 (cast to the
@@ -31,20 +36,48 @@ for all encoders, parameters on the inputs' device.  Any D, B, T.
 Status: parity and gradcheck pass under ``TRITON_INTERPRET=1``; the kernels compile offline for sm_80 / sm_90
 (ptxas: no register spill up to H = 256 in fp16 / bf16 on sm_90, ~100-400 B of spill at H = 256 in fp32 and in
 bf16 on sm_80).  Not yet run or timed on a GPU: block sizes in :func:`kernel._recurrent_config` are untuned.
+v2 likewise: parity and gradcheck under the interpreter (one program per group), offline sm_90 compile (see
+:mod:`.resident`); the group barrier (G > 1) has never run -- hence an explicit opt-in ("triton-v2").
 
 FLOPs: :func:`kernels.policy.ms_lstm_flops`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from kernels.ms_lstm.kernel import frame_weight_grad, lstm_backward, lstm_forward
+from kernels.ms_lstm import kernel, resident
+from kernels.ms_lstm.kernel import frame_weight_grad
 from kernels.policy import accumulation_dtype, compute_dtype
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """The recurrent kernels of the op: ``forward(gates, w_hh, lengths, y, cell, num_scales, save)`` and
+    ``backward(gates, cell, dy, w_hh, lengths, dgates, num_scales)``, in place, same tensors for every design."""
+
+    forward: Callable[..., None]
+    backward: Callable[..., None]
+
+
+RECURRENCES = {
+    "v1": Recurrence(kernel.lstm_forward, kernel.lstm_backward),  # streamed W_hh, one program per 16 sequences
+    "v2": Recurrence(resident.lstm_forward, resident.lstm_backward),  # resident W_hh, groups; v1 where none fits
+}
+
+
+def _recurrence(recurrence: str | Recurrence) -> Recurrence:
+    if isinstance(recurrence, Recurrence):
+        return recurrence
+    try:
+        return RECURRENCES[recurrence]
+    except KeyError:
+        raise ValueError(f"ms_lstm: recurrence must be one of {tuple(RECURRENCES)}, got {recurrence!r}") from None
 
 
 class MsLstmFunction(torch.autograd.Function):
@@ -54,8 +87,10 @@ class MsLstmFunction(torch.autograd.Function):
     def forward(
         ctx, x: torch.Tensor, lengths: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
         b_ih: torch.Tensor, b_hh: torch.Tensor, num_scales: int, dtype: torch.dtype, save: bool,
+        recurrence: str | Recurrence = "v1",
     ) -> torch.Tensor:
         E, B, T, D = x.shape
+        recurrence = _recurrence(recurrence)
         hidden = w_hh.shape[-1]
         with torch.autocast(x.device.type, enabled=False):
             x_c = x.to(dtype).contiguous()
@@ -65,10 +100,11 @@ class MsLstmFunction(torch.autograd.Function):
             gates = gates.view(E, B, T, -1)
             y = torch.zeros(E, B, T, num_scales * 2 * hidden, device=x.device, dtype=dtype)
             cell = torch.empty(y.shape if save else 0, device=x.device, dtype=accumulation_dtype(dtype))
-            lstm_forward(gates, w_hh_c, lengths, y, cell, num_scales, save)
+            recurrence.forward(gates, w_hh_c, lengths, y, cell, num_scales, save)
         if save:
             ctx.save_for_backward(x_c, lengths, w_ih_c, w_hh_c, gates, cell, y)
             ctx.num_scales = num_scales
+            ctx.recurrence = recurrence
             ctx.input_dtypes = (x.dtype, w_ih.dtype, w_hh.dtype, b_ih.dtype)
         return y
 
@@ -82,7 +118,7 @@ class MsLstmFunction(torch.autograd.Function):
         dx = dw_ih = dw_hh = db = None
         with torch.autocast(x_c.device.type, enabled=False):
             dgates = torch.zeros_like(gates)  # frames no sequence visits (padding) keep dG = 0
-            lstm_backward(gates, cell, dy.to(y.dtype).contiguous(), w_hh_c, lengths, dgates, ctx.num_scales)
+            ctx.recurrence.backward(gates, cell, dy.to(y.dtype).contiguous(), w_hh_c, lengths, dgates, ctx.num_scales)
             if need_x:
                 dx = torch.bmm(dgates.view(E, B * T, -1), w_ih_c).view(E, B, T, D).to(x_dtype)
             if need_w_ih:
@@ -94,14 +130,16 @@ class MsLstmFunction(torch.autograd.Function):
                 db = dgates.sum(dim=(1, 2), dtype=accumulation_dtype(gates.dtype)).to(bias_dtype)
         # b_ih and b_hh get separate tensors: aliased .grad storage would be scaled twice by in-place
         # clip_grad_norm_ / GradScaler.unscale_
-        return dx, None, dw_ih, dw_hh, db, None if db is None else db.clone(), None, None, None
+        return dx, None, dw_ih, dw_hh, db, None if db is None else db.clone(), None, None, None, None
 
 
 def ms_lstm_triton(
-    xs: Sequence[torch.Tensor], lengths: torch.Tensor, encoders: Sequence[Sequence[nn.LSTM]]
+    xs: Sequence[torch.Tensor], lengths: torch.Tensor, encoders: Sequence[Sequence[nn.LSTM]],
+    recurrence: str | Recurrence = "v1",
 ) -> list[torch.Tensor]:
     """Same contract as :func:`kernels.multi_scale_lstm`, all encoders in one launch set; the arguments are
-    already checked against the op's limits (:func:`kernels.policy.ms_lstm_limits`).
+    already checked against the op's limits (:func:`kernels.policy.ms_lstm_limits`).  ``recurrence``: a name of
+    :data:`RECURRENCES` ("v1" streamed, "v2" resident weights) or a :class:`Recurrence`.
 
     Parameters are stacked per call (differentiably, so gradients reach every ``nn.LSTM`` parameter):
     ``w_ih`` (E, S*2*4H, D) and ``b_ih``, ``b_hh`` (E, S*2*4H) in [s=1 fwd | s=1 reverse | s=2 fwd | ...] order,
@@ -116,5 +154,6 @@ def ms_lstm_triton(
     b_hh = torch.cat([b for m in lstms for b in (m.bias_hh_l0, m.bias_hh_l0_reverse)]).view(E, -1)
     lengths = lengths.to(device=x.device, dtype=torch.int32).contiguous()
     save = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w_ih, w_hh, b_ih, b_hh))
-    y = MsLstmFunction.apply(x, lengths, w_ih, w_hh, b_ih, b_hh, num_scales, compute_dtype(xs[0]), save)
+    y = MsLstmFunction.apply(x, lengths, w_ih, w_hh, b_ih, b_hh, num_scales, compute_dtype(xs[0]), save,
+                             _recurrence(recurrence))
     return list(y.unbind(0))
