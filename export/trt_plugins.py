@@ -67,8 +67,11 @@ def _register_ms_lstm() -> None:
             gates_t, w_hh_t, lengths_t, y = _on_cuda(gates, w_hh, lengths, outputs[0])
             launch_recurrence(gates_t, w_hh_t, lengths_t, num_scales, y)
 
+    # tensorrt.plugin requires this return hint on an AOT implementation (it rejects the function without it)
     @trtp.aot_impl(MS_LSTM_ID)
-    def ms_lstm_aot(gates, w_hh, lengths, num_scales: int, hidden_size: int, outputs, tactic):
+    def ms_lstm_aot(
+        gates, w_hh, lengths, num_scales: int, hidden_size: int, outputs, tactic
+    ) -> tuple[str | bytes, str | bytes, trtp.KernelLaunchParams, trtp.SymIntExprs]:
         kernel = compile_recurrence(hidden_size, num_scales, _TORCH_TYPES[gates.dtype])
         # TensorRT passes inputs (3), scalars (2), outputs (y + placeholders): Triton's signature must agree
         if kernel.parameters != KERNEL_PARAMETERS + SCRATCH_OUTPUTS:

@@ -2,7 +2,8 @@
 
 ONNX Runtime cannot run the custom nodes, so the fused EAMAT graph is evaluated with ONNX's reference
 evaluator, the nodes implemented by their PyTorch semantics (:mod:`export.custom_nodes`); the MSLSTM
-plugin's Triton kernel runs in the Triton interpreter against the reference MS-LSTM.
+plugin's Triton kernel runs against the reference MS-LSTM on ``--device`` (the Triton interpreter on CPU; on CUDA
+the compiled kernel, plus bf16 and the benchmark shapes).
 """
 
 from __future__ import annotations
@@ -34,11 +35,25 @@ from export.graph import InferenceGraph
 from export.verify import FP32_ATOL, assert_parity, check_parity
 from kernels.ms_lstm.reference import ms_lstm_reference
 from tests.export.tiny import ITOS, tiny_config, word_vectors
+from tests.kernels import REL_TOL, float32_matmul, ragged_lengths
 
 SHAPES = [(2, 7, 3), (3, 13, 5)]  # (batch, clips, words), neither the tracing example
-# the plugin-kernel check: encoders, scales, input width, hidden size, batch, clips, ragged lengths
-E, S, D, H, B, T = 2, 2, 8, 4, 2, 7
-LENGTHS = [7, 1]
+# the plugin-kernel check: dtype, encoders E, scales S, input width D (hidden D/2), ragged lengths (B of them, T the
+# first); CUDA adds fp16 / bf16 and the benchmark's shapes (B = 16, T = 256, D = 512, S = 3, Q/K/V)
+cuda_only = pytest.mark.cuda_only
+PLUGIN_CASES = [
+    pytest.param(torch.float32, 2, 2, 8, [7, 1], id="fp32-E2-S2-D8"),
+    pytest.param(torch.float16, 2, 2, 8, [7, 1], id="fp16-E2-S2-D8", marks=cuda_only),
+    pytest.param(torch.bfloat16, 2, 2, 8, [7, 1], id="bf16-E2-S2-D8", marks=cuda_only),
+    pytest.param(torch.float32, 3, 3, 512, ragged_lengths(16, 256, seed=0), id="fp32-bench", marks=cuda_only),
+    pytest.param(torch.bfloat16, 3, 3, 512, ragged_lengths(16, 256, seed=0), id="bf16-bench", marks=cuda_only),
+]
+
+
+@pytest.fixture(autouse=True)
+def tf32_off():
+    with float32_matmul(False):
+        yield
 
 
 def torch_inputs(*arrays: np.ndarray) -> list[torch.Tensor]:
@@ -97,25 +112,40 @@ def test_fused_dp_graph_has_plugin_nodes_with_their_attributes(tmp_path):
         OnnxLocalizer(path)
 
 
-def test_plugin_kernel_matches_the_reference_ms_lstm():
+@pytest.mark.parametrize("dtype,E,S,D,lengths", PLUGIN_CASES)
+def test_plugin_kernel_matches_the_reference_ms_lstm(dtype, E, S, D, lengths, device):
     """MSLSTM node data path as the plugin runs it: stacked weights -> input projection -> Triton kernel
-    (interpreter) == ``kernels.ms_lstm`` reference, on ragged lengths; the node's PyTorch semantics too."""
+    == ``kernels.ms_lstm`` reference, on ragged lengths; the node's PyTorch semantics too.  Low precision: the
+    kernel's gates and weights are rounded to ``dtype``, the fp32 reference runs on the rounded inputs."""
     from export.plugin_kernels import launch_recurrence
 
+    H, B, T = D // 2, len(lengths), lengths[0]
     torch.manual_seed(0)
     encoders = [[torch.nn.LSTM(D, H, bidirectional=True, batch_first=True) for _ in range(S)] for _ in range(E)]
-    xs = [torch.randn(B, T, D) for _ in range(E)]
-    lengths = torch.tensor(LENGTHS)
+    xs = [torch.randn(B, T, D).to(dtype).float().to(device) for _ in range(E)]
+    encoders = [[lstm.to(device) for lstm in lstms] for lstms in encoders]
+    lengths = torch.tensor(lengths).to(device)
     with torch.no_grad():
-        want = torch.stack(ms_lstm_reference(xs, lengths, encoders))
         w_ih, bias, w_hh = stack_lstm_weights(encoders)
-        gates = (torch.einsum("ebtd,egd->ebtg", torch.stack(xs), w_ih) + bias[:, None, None]).contiguous()
-        y = torch.full((E, B, T, S * 2 * H), float("nan"))  # frames past a length stay unwritten
-        launch_recurrence(gates, w_hh.contiguous(), lengths.to(torch.int32), S, y)
+        w_hh = w_hh.to(dtype)
+        for lstms in encoders:  # the reference sees the kernel's recurrent weights
+            for lstm in lstms:
+                for name in ("weight_hh_l0", "weight_hh_l0_reverse"):
+                    getattr(lstm, name).copy_(getattr(lstm, name).to(dtype).float())
+        want = torch.stack(ms_lstm_reference(xs, lengths, encoders))
+        gates = (torch.einsum("ebtd,egd->ebtg", torch.stack(xs), w_ih) + bias[:, None, None]).to(dtype).contiguous()
+        y = torch.full((E, B, T, S * 2 * H), float("nan"), dtype=dtype, device=device)  # frames past a length stay
+        launch_recurrence(gates, w_hh.contiguous(), lengths.to(torch.int32), S, y)  # unwritten
         y = torch.where(valid_frames(lengths, T)[None, :, :, None], y, 0.0)
-        semantics = recurrence_reference(gates, w_hh, lengths.to(torch.int32), S)
-    torch.testing.assert_close(y, want, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(semantics, want, atol=1e-5, rtol=1e-5)
+        if dtype == torch.float32:
+            semantics = recurrence_reference(gates, w_hh, lengths.to(torch.int32), S)
+    if dtype == torch.float32:
+        torch.testing.assert_close(y, want, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(semantics, want, atol=1e-5, rtol=1e-5)
+    else:
+        assert y.dtype == dtype and torch.isfinite(y).all()
+        err = ((y.double() - want.double()).abs().max() / want.double().abs().max()).item()
+        assert err <= REL_TOL[dtype], f"rel err {err:.2e}"
 
 
 AOT_CHECK = """

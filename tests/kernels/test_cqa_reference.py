@@ -1,4 +1,5 @@
-"""The reference CQA against a direct float64 evaluation of SPEC §2.3, sample by sample."""
+"""The reference CQA against a direct float64 evaluation of SPEC §2.3, sample by sample: the reference runs on
+``--device`` (inputs drawn on the CPU and moved), the textbook evaluation on the CPU."""
 
 import torch
 
@@ -26,27 +27,28 @@ def direct(C, Q, cm_len, qm_len, w_c, w_q, w_m, W, bias):
     return out
 
 
-def test_matches_direct_float64_evaluation():
+def test_matches_direct_float64_evaluation(device):
     torch.manual_seed(0)
     C, Q = torch.randn(B, T, D, dtype=torch.float64), torch.randn(B, N, D, dtype=torch.float64)
     w_c, w_q, w_m = (torch.randn(D, dtype=torch.float64) for _ in range(3))
     W, bias = torch.randn(D, 4 * D, dtype=torch.float64), torch.randn(D, dtype=torch.float64)
     cm = torch.arange(T) < torch.tensor(VIDEO_LENGTHS)[:, None]
     qm = torch.arange(N) < torch.tensor(QUERY_LENGTHS)[:, None]
-    out = cqa_reference(C, Q, cm, qm, w_c, w_q, w_m, W, bias)
+    args = [t.to(device) for t in (C, Q, cm, qm, w_c, w_q, w_m, W, bias)]
+    out = cqa_reference(*args).cpu()
     for b in range(B):
         expected = direct(C[b], Q[b], VIDEO_LENGTHS[b], QUERY_LENGTHS[b], w_c, w_q, w_m, W, bias)
         torch.testing.assert_close(out[b], expected, atol=ATOL, rtol=0)
     assert torch.isfinite(out).all()
 
 
-def test_padding_values_never_reach_valid_outputs():
+def test_padding_values_never_reach_valid_outputs(device):
     torch.manual_seed(1)
-    C, Q = torch.randn(B, T, D), torch.randn(B, N, D)
-    w = [torch.randn(D) for _ in range(3)]
-    W, bias = torch.randn(D, 4 * D), torch.randn(D)
-    cm = torch.arange(T) < torch.tensor(VIDEO_LENGTHS)[:, None]
-    qm = torch.arange(N) < torch.tensor(QUERY_LENGTHS)[:, None]
+    C, Q = torch.randn(B, T, D).to(device), torch.randn(B, N, D).to(device)
+    w = [torch.randn(D).to(device) for _ in range(3)]
+    W, bias = torch.randn(D, 4 * D).to(device), torch.randn(D).to(device)
+    cm = (torch.arange(T) < torch.tensor(VIDEO_LENGTHS)[:, None]).to(device)
+    qm = (torch.arange(N) < torch.tensor(QUERY_LENGTHS)[:, None]).to(device)
     out = cqa_reference(C, Q, cm, qm, *w, W, bias)
     C2 = torch.where(cm[..., None], C, torch.full_like(C, 1e4))
     Q2 = torch.where(qm[..., None], Q, torch.full_like(Q, -1e4))

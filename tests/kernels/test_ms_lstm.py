@@ -1,4 +1,8 @@
-"""Fused Triton MS-LSTM (TRITON_INTERPRET=1 on CPU) against the reference: outputs and every gradient."""
+"""Fused Triton MS-LSTM against the reference: outputs and every gradient, on ``--device`` (default CPU through
+TRITON_INTERPRET=1; ``--device cuda`` compiles the kernels and adds bf16 and the benchmark shapes).
+
+Inputs and weights are drawn on the CPU (seeded) and moved, so the numbers do not depend on the device's RNG.
+"""
 
 import copy
 
@@ -10,17 +14,35 @@ import kernels
 from kernels import UnsupportedInput
 from kernels.ms_lstm.op import MsLstmFunction
 from kernels.policy import ms_lstm_flops
+from tests.kernels import FP32_TF32_REL_TOL, REL_TOL, float32_matmul, ragged_lengths
 
 T = 13
 LENGTHS = [13, 7, 1]  # ragged, not multiples of the scales, a length-1 sample (empty sub-sequences at s > 1)
-REL_TOL = {torch.float32: 1e-5, torch.float16: 1e-2}
+cuda_only = pytest.mark.cuda_only
 # (dtype, encoders E, scales S, input dim D -> hidden D/2): S = 1..4, E = 1 and the Q/K/V triple
 PARITY_CASES = [
     (torch.float32, 1, 3, 32),
     (torch.float32, 3, 2, 64),
     (torch.float16, 3, 4, 32),
     (torch.float16, 1, 1, 64),
+    pytest.param(torch.bfloat16, 3, 4, 32, marks=cuda_only),  # the interpreter's bf16 tl.dot is wrong: CUDA only
+    pytest.param(torch.bfloat16, 1, 1, 64, marks=cuda_only),
 ]
+# the benchmark's shapes (bench.suites.kernels GPU_SHAPES): B = 16, T = 256, D = 512 -> H = 256, S = 3, Q/K/V
+BENCH_B, BENCH_T, BENCH_D, BENCH_S, BENCH_E = 16, 256, 512, 3, 3
+BENCH_CASES = [  # (dtype, TF32)
+    pytest.param(torch.float32, False, id="fp32"),
+    pytest.param(torch.float32, True, id="fp32-tf32"),
+    pytest.param(torch.float16, False, id="fp16"),
+    pytest.param(torch.bfloat16, False, id="bf16"),
+]
+
+
+@pytest.fixture(autouse=True)
+def tf32_off():
+    """fp32 parity is measured with TF32 off (kernel dots, cuBLAS and cuDNN); restored after each test."""
+    with float32_matmul(False):
+        yield
 
 
 def make_encoders(num_encoders: int, num_scales: int, dim: int) -> list[list[nn.LSTM]]:
@@ -47,37 +69,58 @@ def outputs_and_grads(xs, lengths, encoders, backend, upstream):
     return outs, grads
 
 
-@pytest.mark.parametrize("dtype,num_encoders,num_scales,dim", PARITY_CASES)
-def test_forward_and_all_gradients_match_reference(dtype, num_encoders, num_scales, dim):
+def assert_parity(dtype, num_encoders, num_scales, dim, lengths, frames, device, seed, tol):
     """The fp32 reference runs on the same (dtype-rounded) inputs and weights: it is the exact answer."""
-    torch.manual_seed(num_scales * 10 + num_encoders)
-    lengths = torch.tensor(LENGTHS)
+    torch.manual_seed(seed)
     encoders = make_encoders(num_encoders, num_scales, dim)
     for p in parameters(encoders):
         p.data = p.data.to(dtype).float()
-    xs = [torch.randn(len(LENGTHS), T, dim).to(dtype).float().requires_grad_() for _ in range(num_encoders)]
-    upstream = [torch.randn(len(LENGTHS), T, num_scales * dim) for _ in range(num_encoders)]
-    want_outs, want_grads = outputs_and_grads(xs, lengths, encoders, "reference", upstream)
+    xs = [torch.randn(len(lengths), frames, dim).to(dtype).float() for _ in range(num_encoders)]
+    upstream = [torch.randn(len(lengths), frames, num_scales * dim) for _ in range(num_encoders)]
+    encoders = [[lstm.to(device) for lstm in lstms] for lstms in encoders]
+    xs = [x.to(device).requires_grad_() for x in xs]
+    upstream = [u.to(device) for u in upstream]
+    lengths_t = torch.tensor(lengths).to(device)
+    want_outs, want_grads = outputs_and_grads(xs, lengths_t, encoders, "reference", upstream)
 
     low_encoders = [[copy.deepcopy(lstm).to(dtype) for lstm in lstms] for lstms in encoders]
     low_xs = [x.detach().to(dtype).requires_grad_() for x in xs]
     low_upstream = [u.to(dtype) for u in upstream]
-    got_outs, got_grads = outputs_and_grads(low_xs, lengths, low_encoders, "triton", low_upstream)
+    got_outs, got_grads = outputs_and_grads(low_xs, lengths_t, low_encoders, "triton", low_upstream)
 
     names = [f"xs[{e}]" for e in range(num_encoders)]
     names += [f"{i}:{name}" for i, lstm in enumerate(lstm for ls in encoders for lstm in ls)
               for name, _ in lstm.named_parameters()]
     for e, (got, want) in enumerate(zip(got_outs, want_outs, strict=True)):
-        assert got.dtype == dtype and got.shape == want.shape
-        assert rel_err(got, want) <= REL_TOL[dtype], f"output {e}: rel err {rel_err(got, want):.2e}"
-        assert got[1, LENGTHS[1]:].abs().max() == 0 and got[2, LENGTHS[2]:].abs().max() == 0, "padding not zero"
+        assert got.dtype == dtype and got.shape == want.shape and got.device == want.device
+        assert rel_err(got, want) <= tol, f"output {e}: rel err {rel_err(got, want):.2e}"
+        for b, length in enumerate(lengths):
+            assert got[b, length:].count_nonzero() == 0, f"padding of sample {b} not zero"
     for name, got, want in zip(names, got_grads, want_grads, strict=True):
         assert got.dtype == dtype
-        assert rel_err(got, want) <= REL_TOL[dtype], f"grad {name}: rel err {rel_err(got, want):.2e}"
+        assert rel_err(got, want) <= tol, f"grad {name}: rel err {rel_err(got, want):.2e}"
 
 
-def test_gradcheck_float64():
+@pytest.mark.parametrize("dtype,num_encoders,num_scales,dim", PARITY_CASES)
+def test_forward_and_all_gradients_match_reference(dtype, num_encoders, num_scales, dim, device):
+    assert_parity(dtype, num_encoders, num_scales, dim, LENGTHS, T, device, num_scales * 10 + num_encoders,
+                  REL_TOL[dtype])
+
+
+@cuda_only
+@pytest.mark.parametrize("dtype,tf32", BENCH_CASES)
+def test_benchmark_shapes_match_reference(dtype, tf32, device):
+    """B = 16, T = 256, D = 512 -> H = 256 (the kernel's largest hidden size), S = 3, the Q/K/V triple."""
+    lengths = ragged_lengths(BENCH_B, BENCH_T, seed=256)
+    with float32_matmul(tf32):
+        assert_parity(dtype, BENCH_E, BENCH_S, BENCH_D, lengths, BENCH_T, device, seed=512,
+                      tol=FP32_TF32_REL_TOL if tf32 else REL_TOL[dtype])
+
+
+def test_gradcheck_float64(device):
     """The interpreter does fp64 tl.dot, so the autograd op's backward is checked against finite differences."""
+    if device.type != "cpu":
+        pytest.skip("the fp64 kernels exist in the Triton interpreter only (--device cpu)")
     torch.manual_seed(3)
     num_scales, batch, frames, dim, hidden = 2, 2, 5, 3, 2
     sets = 2 * num_scales
@@ -93,45 +136,46 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(op, (x, w_ih, w_hh, b_ih, b_hh), fast_mode=True)
 
 
-def test_bias_gradients_do_not_alias():
+def test_bias_gradients_do_not_alias(device):
     """In-place gradient clipping must scale bias_ih and bias_hh once each, as with the reference."""
     torch.manual_seed(4)
-    lstm = nn.LSTM(16, 16, bidirectional=True, batch_first=True)
-    x = torch.randn(2, 5, 16)
-    (y,) = kernels.multi_scale_lstm([x], torch.tensor([5, 3]), [[lstm]], backend="triton")
+    lstm = nn.LSTM(16, 16, bidirectional=True, batch_first=True).to(device)
+    x = torch.randn(2, 5, 16).to(device)
+    (y,) = kernels.multi_scale_lstm([x], torch.tensor([5, 3]).to(device), [[lstm]], backend="triton")
     y.square().sum().backward()
     expected = lstm.bias_hh_l0.grad.clone()
     lstm.bias_ih_l0.grad.mul_(0.5)
     torch.testing.assert_close(lstm.bias_hh_l0.grad, expected)
 
 
-def test_autocast_runs_in_low_precision_with_fp32_weight_grads():
+@pytest.mark.parametrize("dtype", [torch.float16, pytest.param(torch.bfloat16, marks=cuda_only)])
+def test_autocast_runs_in_low_precision_with_fp32_weight_grads(dtype, device):
     torch.manual_seed(5)
-    lengths = torch.tensor(LENGTHS)
-    encoders = make_encoders(1, 2, 32)
-    x = torch.randn(len(LENGTHS), T, 32, requires_grad=True)
-    upstream = [torch.randn(len(LENGTHS), T, 2 * 32)]
+    lengths = torch.tensor(LENGTHS).to(device)
+    encoders = [[lstm.to(device) for lstm in lstms] for lstms in make_encoders(1, 2, 32)]
+    x = torch.randn(len(LENGTHS), T, 32).to(device).requires_grad_()
+    upstream = [torch.randn(len(LENGTHS), T, 2 * 32).to(device)]
     want_outs, want_grads = outputs_and_grads([x], lengths, encoders, "reference", upstream)
-    with torch.autocast("cpu", dtype=torch.float16):
+    with torch.autocast(device.type, dtype=dtype):
         got_outs, got_grads = outputs_and_grads([x], lengths, encoders, "triton", upstream)
-    assert got_outs[0].dtype == torch.float16
-    assert rel_err(got_outs[0], want_outs[0]) <= REL_TOL[torch.float16]
+    assert got_outs[0].dtype == dtype
+    assert rel_err(got_outs[0], want_outs[0]) <= REL_TOL[dtype]
     for got, want in zip(got_grads, want_grads, strict=True):
         assert got.dtype == torch.float32
-        assert rel_err(got, want) <= REL_TOL[torch.float16]
+        assert rel_err(got, want) <= REL_TOL[dtype]
 
 
 @pytest.mark.parametrize(
     "scales_per_encoder,hidden,message",
     [([1], 300, "hidden size 300 exceeds"), ([2, 1], 8, "encoders[1] has 1 scales")],
 )
-def test_triton_backend_rejects_unsupported_input(scales_per_encoder, hidden, message):
+def test_triton_backend_rejects_unsupported_input(scales_per_encoder, hidden, message, device):
     dim = 8
-    encoders = [[nn.LSTM(dim, hidden, bidirectional=True, batch_first=True) for _ in range(s)]
+    encoders = [[nn.LSTM(dim, hidden, bidirectional=True, batch_first=True).to(device) for _ in range(s)]
                 for s in scales_per_encoder]
-    xs = [torch.randn(1, 4, dim) for _ in encoders]
+    xs = [torch.randn(1, 4, dim).to(device) for _ in encoders]
     with pytest.raises(UnsupportedInput, match=message.replace("[", r"\[").replace("]", r"\]")):
-        kernels.multi_scale_lstm(xs, torch.tensor([4]), encoders, backend="triton")
+        kernels.multi_scale_lstm(xs, torch.tensor([4]).to(device), encoders, backend="triton")
 
 
 def graph_nodes(tensor: torch.Tensor) -> set[str]:
@@ -144,25 +188,29 @@ def graph_nodes(tensor: torch.Tensor) -> set[str]:
     return seen
 
 
-def test_auto_on_cpu_tensors_uses_the_reference():
+def test_auto_runs_the_reference_on_cpu_and_the_kernel_on_cuda(device):
     torch.manual_seed(7)
-    encoders = make_encoders(1, 2, 16)
-    xs = [torch.randn(2, 6, 16, requires_grad=True)]
-    lengths = torch.tensor([6, 3])
+    encoders = [[lstm.to(device) for lstm in lstms] for lstms in make_encoders(1, 2, 16)]
+    xs = [torch.randn(2, 6, 16).to(device).requires_grad_()]
+    lengths = torch.tensor([6, 3]).to(device)
     (auto,) = kernels.multi_scale_lstm(xs, lengths, encoders, backend="auto")
     (reference,) = kernels.multi_scale_lstm(xs, lengths, encoders, backend="reference")
     (fused,) = kernels.multi_scale_lstm(xs, lengths, encoders, backend="triton")
-    assert torch.equal(auto, reference)
     assert "MsLstmFunctionBackward" in graph_nodes(fused)
-    assert "MsLstmFunctionBackward" not in graph_nodes(auto)
+    if device.type == "cpu":  # "auto" never picks the interpreter
+        assert torch.equal(auto, reference)
+        assert "MsLstmFunctionBackward" not in graph_nodes(auto)
+    else:
+        assert torch.equal(auto, fused)
+        assert "MsLstmFunctionBackward" in graph_nodes(auto)
 
 
-def test_no_grad_forward_matches_the_training_forward():
+def test_no_grad_forward_matches_the_training_forward(device):
     """Under no_grad the kernel skips storing gates and cell states; the output must not change."""
     torch.manual_seed(8)
-    encoders = make_encoders(2, 3, 16)
-    xs = [torch.randn(2, 9, 16) for _ in encoders]
-    lengths = torch.tensor([9, 4])
+    encoders = [[lstm.to(device) for lstm in lstms] for lstms in make_encoders(2, 3, 16)]
+    xs = [torch.randn(2, 9, 16).to(device) for _ in encoders]
+    lengths = torch.tensor([9, 4]).to(device)
     training = kernels.multi_scale_lstm(xs, lengths, encoders, backend="triton")
     with torch.no_grad():
         inference = kernels.multi_scale_lstm(xs, lengths, encoders, backend="triton")

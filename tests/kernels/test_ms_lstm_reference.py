@@ -1,4 +1,5 @@
-"""The reference MS-LSTM against nn.LSTM run alone on every sample's every sub-sequence."""
+"""The reference MS-LSTM against nn.LSTM run alone on every sample's every sub-sequence, on ``--device`` (on CUDA
+the reference's packed cuDNN LSTMs; inputs drawn on the CPU and moved)."""
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ ATOL = 1e-6
 
 def per_subsequence_oracle(x: torch.Tensor, lengths: list[int], lstm: nn.LSTM, stride: int) -> torch.Tensor:
     """Run ``lstm`` separately on each sub-sequence j, j+s, ... < L_b and scatter back; zeros elsewhere."""
-    out = torch.zeros(x.shape[0], x.shape[1], 2 * lstm.hidden_size, dtype=x.dtype)
+    out = torch.zeros(x.shape[0], x.shape[1], 2 * lstm.hidden_size, dtype=x.dtype, device=x.device)
     for b, length in enumerate(lengths):
         for j in range(min(stride, length)):
             frames = torch.arange(j, length, stride)
@@ -24,11 +25,12 @@ def per_subsequence_oracle(x: torch.Tensor, lengths: list[int], lstm: nn.LSTM, s
 
 
 @pytest.mark.parametrize("num_scales", [1, 2, 3, 4])
-def test_matches_each_subsequence_run_alone(num_scales):
+def test_matches_each_subsequence_run_alone(num_scales, device):
     torch.manual_seed(num_scales)
-    lstms = [nn.LSTM(DIM, HIDDEN, bidirectional=True, batch_first=True).double() for _ in range(num_scales)]
-    x = torch.randn(len(LENGTHS), T, DIM, dtype=torch.float64)
-    (out,) = ms_lstm_reference([x], torch.tensor(LENGTHS), [lstms])
+    lstms = [nn.LSTM(DIM, HIDDEN, bidirectional=True, batch_first=True).double().to(device)
+             for _ in range(num_scales)]
+    x = torch.randn(len(LENGTHS), T, DIM, dtype=torch.float64).to(device)
+    (out,) = ms_lstm_reference([x], torch.tensor(LENGTHS).to(device), [lstms])
     expected = torch.cat(
         [per_subsequence_oracle(x, LENGTHS, lstm, stride) for stride, lstm in enumerate(lstms, start=1)], dim=-1
     )
@@ -36,24 +38,25 @@ def test_matches_each_subsequence_run_alone(num_scales):
     torch.testing.assert_close(out, expected, atol=ATOL, rtol=0)
 
 
-def test_several_encoders_are_independent():
+def test_several_encoders_are_independent(device):
     torch.manual_seed(0)
-    encoders = [[nn.LSTM(DIM, HIDDEN, bidirectional=True, batch_first=True) for _ in range(2)] for _ in range(3)]
-    xs = [torch.randn(2, T, DIM) for _ in range(3)]
-    lengths = torch.tensor([T, 6])
+    encoders = [[nn.LSTM(DIM, HIDDEN, bidirectional=True, batch_first=True).to(device) for _ in range(2)]
+                for _ in range(3)]
+    xs = [torch.randn(2, T, DIM).to(device) for _ in range(3)]
+    lengths = torch.tensor([T, 6]).to(device)
     together = ms_lstm_reference(xs, lengths, encoders)
     for x, lstms, out in zip(xs, encoders, together, strict=True):
         torch.testing.assert_close(out, ms_lstm_reference([x], lengths, [lstms])[0])
 
 
-def test_reverse_direction_starts_at_last_valid_frame():
+def test_reverse_direction_starts_at_last_valid_frame(device):
     """Garbage after L_b must not reach the backward direction (the authors' code lets it)."""
     torch.manual_seed(1)
-    lstm = nn.LSTM(DIM, HIDDEN, bidirectional=True, batch_first=True)
-    x = torch.randn(1, T, DIM)
+    lstm = nn.LSTM(DIM, HIDDEN, bidirectional=True, batch_first=True).to(device)
+    x = torch.randn(1, T, DIM).to(device)
     noisy = x.clone()
     noisy[:, 5:] = 1e3
-    lengths = torch.tensor([5])
+    lengths = torch.tensor([5]).to(device)
     (a,) = ms_lstm_reference([x], lengths, [[lstm]])
     (b,) = ms_lstm_reference([noisy], lengths, [[lstm]])
     torch.testing.assert_close(a, b)
