@@ -7,7 +7,9 @@ A suite yields :class:`Case` objects (or :class:`SkipRecord` for what cannot run
    outputs and gradients are compared with the baseline's, or with the case's oracle (e.g. the fp32
    reference of a bf16 case, see :func:`check_parity`); a variant that raises fails parity;
 2. throughput -- the timed variants run interleaved on a rotation of pre-generated inputs
-   (:func:`bench.timing.compare`); speed-up is baseline time / variant time.
+   (:func:`bench.timing.compare`); speed-up is baseline time / variant time.  A case with ``steps`` (the
+   MS-LSTM) also gets the per-step latency and, with ``step_bytes``, the memory-bandwidth floor of a step
+   (:mod:`bench.hardware`).
 """
 
 from __future__ import annotations
@@ -37,12 +39,13 @@ class Settings:
 
     device: torch.device
     dtypes: tuple[torch.dtype, ...]
-    plan: TimingPlan
-    quick: bool = False
+    timing: TimingPlan
+    quick: bool = False  # the suites' tiny shapes
     compile_skip: str | None = None  # why torch.compile variants do not run (None: they run)
     perturb: float = 0.0  # relative change applied to one weight of every candidate variant
     tf32: bool = False
     rotation: int = 4  # pre-generated inputs the timed calls rotate through
+    part: str = ""  # the plan part being run (bench.plans), recorded with every number
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Case:
     items: int | None = None  # samples per call, for samples/s
     memory: bool = False  # record peak CUDA memory of the timed variants
     tolerance: float | None = None  # overrides the SPEC §6 kernel tolerance of the dtype (see model suite)
+    steps: int | None = None  # sequential steps of the longest chain (recurrences): per-step latency
+    step_bytes: float | None = None  # bytes of recurrent state moved per step: the bandwidth floor of a step
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -119,7 +124,7 @@ def check_parity(case: Case, settings: Settings, env: dict[str, Any]) -> tuple[l
         try:
             results[variant.name] = _call(variant, inp)
         except UnsupportedInput as err:
-            records.append(SkipRecord(case.suite, case.name, variant.name, str(err), env))
+            records.append(SkipRecord(case.suite, case.name, variant.name, str(err), env, settings.part))
     baseline = case.variants[0]
     pairs = [(baseline, case.oracle, False)] if case.oracle else []
     pairs += [(v, case.oracle if case.oracle and v.vs_oracle else baseline, True) for v in case.variants[1:]]
@@ -138,17 +143,29 @@ def check_parity(case: Case, settings: Settings, env: dict[str, Any]) -> tuple[l
         records.append(
             ParityRecord(
                 case.suite, case.name, variant.name, reference.name, dtype_name(case.dtype), case.shapes,
-                out_err, grad_err, tol, ok, note, asserted, env,
+                out_err, grad_err, tol, ok, note, asserted, env, settings.part,
             )
         )
     working = {name for name, result in results.items() if not isinstance(result, str)}
     return records, working
 
 
+def _floor(case: Case, settings: Settings) -> tuple[float | None, str]:
+    """Seconds one step needs at least to move ``case.step_bytes`` at the device's bandwidth, and how it was got."""
+    if not case.step_bytes:
+        return None, ""
+    from bench.hardware import floor_bandwidth
+
+    bandwidth, source = floor_bandwidth(settings.device)
+    size = f"{case.step_bytes / 1e6:.3f} MB" if case.step_bytes >= 1e6 else f"{case.step_bytes / 1e3:.2f} kB"
+    return case.step_bytes / bandwidth, f"{size}/step at {source}"
+
+
 def _throughput(case: Case, timed: Sequence[Variant], settings: Settings, env: dict[str, Any]) -> list[Any]:
     inputs = [case.make_input(seed) for seed in range(settings.rotation)]
-    timings = compare({v.name: v.fn for v in timed}, inputs, settings.device, settings.plan)
+    timings = compare({v.name: v.fn for v in timed}, inputs, settings.device, settings.timing)
     baseline = timings.get(case.variants[0].name)
+    floor_s, floor_basis = _floor(case, settings)
     records = []
     for variant in timed:
         t = timings[variant.name]
@@ -164,12 +181,16 @@ def _throughput(case: Case, timed: Sequence[Variant], settings: Settings, env: d
                 items_per_s=case.items / t.median_s if case.items else None,
                 peak_mem_mb=peak / 2**20 if peak is not None else None,
                 env=env,
+                step_us=t.median_s / case.steps * 1e6 if case.steps else None,
+                floor_us=floor_s * 1e6 if floor_s is not None else None,
+                floor_basis=floor_basis,
+                part=settings.part,
             )
         )
     return records
 
 
-def default_plan(device: torch.device, quick: bool) -> TimingPlan:
+def default_timing(device: torch.device, quick: bool) -> TimingPlan:
     if quick:
         return TimingPlan(warmup=1, repeats=3, min_sample_s=0.0, max_calls=1)
     if device.type == "cuda":

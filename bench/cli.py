@@ -1,19 +1,21 @@
-"""``python -m bench``: run the parity and throughput suites this machine supports and write the results.
+"""``python -m bench``: run a benchmark plan (or some of its parts) and write the results.
 
-Prints a parity table and a throughput table, writes ``results.json``, ``results.md`` and
-``speedup_vs_length.png`` into ``--out`` (default ``bench/out/<timestamp>``) and exits 1 when a
-parity check fails (0 otherwise).
+Cases come from :func:`bench.plans.cases` (the plans: ``full`` by default, ``quick`` with ``--quick``,
+``gpu-quick`` for ``bench/gpu.sh``).  Every record is appended to ``<out>/results.jsonl`` the moment it exists
+(flushed and fsync-ed, :mod:`bench.journal`); at the end the report -- ``results.json``, ``results.md`` and
+``speedup_vs_length.png`` -- is rebuilt from that file (:mod:`bench.report`), so with ``--append`` it covers
+every part run into the same directory.  Prints the parity and throughput tables of this run and exits 1 when
+one of its parity checks fails (0 otherwise).
 
-On a CPU-only machine the suites run at smaller shapes; the Triton kernels then run through the
-Triton interpreter (``TRITON_INTERPRET=1`` is set before any kernel is defined, unless
-``--no-interpret``) at tiny shapes for parity only, never timed.
+On a CPU-only machine the suites run at smaller shapes; the Triton kernels then run through the Triton
+interpreter (``TRITON_INTERPRET=1`` is set before any kernel is defined, unless ``--no-interpret``) at tiny
+shapes for parity only, never timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -21,7 +23,8 @@ from typing import Any
 
 import torch
 
-SUITES = ("kernels", "model", "deploy")
+from bench.plans import DEFAULT_PLAN, PLANS, get_plan
+
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_PERTURB = 1e-3
 QUICK_COMPILE_SKIP = (
@@ -31,22 +34,29 @@ QUICK_COMPILE_SKIP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    plans = "; ".join(f"{p.name}: {p.summary} (parts {', '.join(p.part_names())})" for p in PLANS.values())
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Numerical parity (asserted) and throughput (reported) of the fused kernels, the models and "
         "the deployment runtimes against the PyTorch reference.",
-        epilog="Exit status: 0 all parity checks passed, 1 a parity check failed, 2 bad arguments. "
-        "The pytest-benchmark variant of the same measurements: pytest bench/ --benchmark-json=FILE.",
+        epilog=f"Plans -- {plans}. Exit status: 0 all parity checks passed, 1 a parity check failed, 2 bad "
+        "arguments. The pytest-benchmark variant of the same cases: pytest bench/ --benchmark-json=FILE.",
     )
-    parser.add_argument("--suites", default=",".join(SUITES),
-                        help=f"comma-separated subset of {','.join(SUITES)} (default: all)")
+    parser.add_argument("--plan", default=None, choices=list(PLANS),
+                        help=f"which cases (default {DEFAULT_PLAN}; see bench.plans)")
+    parser.add_argument("--suites", default=None, metavar="PARTS",
+                        help="comma-separated parts of the plan to run (default: all; for full and quick the "
+                        "parts are the suites kernels,model,deploy)")
     parser.add_argument("--quick", action="store_true",
-                        help="tiny shapes and few repeats, for CI (< 2 min on 2 CPU cores)")
+                        help="the quick plan: tiny shapes and few repeats, for CI (< 2 min on 2 CPU cores)")
     parser.add_argument("--out", type=Path, default=None,
                         help="results directory (default: bench/out/<timestamp>)")
+    parser.add_argument("--append", action="store_true",
+                        help="add to the results.jsonl already in --out instead of starting it afresh")
+    parser.add_argument("--list", action="store_true", help="list the cases and variants of the plan, run nothing")
     parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda when available)")
     parser.add_argument("--dtypes", default=None,
-                        help="comma-separated of fp32,bf16,fp16 (default: fp32,bf16 on CUDA, fp32 on CPU)")
+                        help="comma-separated of fp32,bf16,fp16 (default: the plan's on CUDA, fp32 on CPU)")
     parser.add_argument("--repeats", type=int, default=None, help="timed samples per variant (median over them)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls per variant")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
@@ -60,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse_list(text: str, allowed: dict[str, Any] | tuple[str, ...], flag: str) -> list[str]:
+def _parse_list(text: str, allowed, flag: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     bad = [t for t in items if t not in allowed]
     if bad or not items:
@@ -79,11 +89,19 @@ def _device(arg: str | None) -> torch.device:
     return device
 
 
+def _variant_names(case) -> str:
+    names = [v.name + ("" if v.timed else " (parity only)") for v in case.variants]
+    return ", ".join(names) + (f"; oracle {case.oracle.name}" if case.oracle else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quick and args.plan not in (None, "quick"):
+        raise SystemExit(f"python -m bench: --quick is the quick plan; it cannot be combined with --plan {args.plan}")
+    plan = get_plan("quick" if args.quick else args.plan or DEFAULT_PLAN)
     device = _device(args.device)
-    suites = _parse_list(args.suites, SUITES, "--suites")
-    default_dtypes = "fp32,bf16" if device.type == "cuda" else "fp32"
+    parts = _parse_list(args.suites, plan.part_names(), "--suites") if args.suites else list(plan.part_names())
+    default_dtypes = ",".join(plan.cuda_dtypes) if device.type == "cuda" else "fp32"
     dtypes = tuple(DTYPES[d] for d in _parse_list(args.dtypes or default_dtypes, DTYPES, "--dtypes"))
     if device.type == "cpu" and not args.no_interpret:
         os.environ.setdefault("TRITON_INTERPRET", "1")  # before any Triton kernel is defined
@@ -93,24 +111,30 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.allow_tf32 = args.tf32
 
     # imported here, after TRITON_INTERPRET is settled
-    from bench import report
-    from bench.cases import Settings, default_plan, run_case
-    from bench.records import SkipRecord, environment, parity_failures
-    from bench.timing import TimingPlan
+    from bench import plans, report
+    from bench.cases import Settings, default_timing, run_case
+    from bench.journal import Journal
+    from bench.records import RunRecord, SkipRecord, environment, parity_failures
 
-    plan = default_plan(device, args.quick)
-    plan = TimingPlan(
-        warmup=plan.warmup if args.warmup is None else args.warmup,
-        repeats=plan.repeats if args.repeats is None else args.repeats,
-        min_sample_s=plan.min_sample_s,
-        max_calls=plan.max_calls,
-    )
+    tiny = plan.tiny_shapes(device.type)
+    timing = default_timing(device, tiny)
     compile_skip = None
     if args.no_compile:
         compile_skip = "torch.compile variants disabled with --no-compile"
-    elif args.quick and device.type == "cpu":
+    elif tiny and device.type == "cpu":
         compile_skip = QUICK_COMPILE_SKIP
-    settings = Settings(device, dtypes, plan, args.quick, compile_skip, args.perturb, args.tf32)
+    settings = Settings(device, dtypes, timing, tiny, compile_skip, args.perturb, args.tf32)
+    overrides = {"warmup": args.warmup, "repeats": args.repeats}
+
+    if args.list:
+        for part, _, item in plans.cases(settings, plan, parts, overrides):
+            if isinstance(item, SkipRecord):
+                print(f"{part.name}: skip {item.suite}/{item.case}/{item.variant}: {item.reason}")
+            else:
+                print(f"{part.name}: {item.suite} | {item.name} | {str(item.dtype).removeprefix('torch.')} | "
+                      f"{item.shapes} | {_variant_names(item)}")
+        return 0
+
     env = environment(device)
     notes = []
     if compile_skip:
@@ -122,34 +146,44 @@ def main(argv: list[str] | None = None) -> int:
         notes.append("CPU run: smaller shapes than the GPU suite; Triton kernels only via the interpreter, parity "
                      "only, never timed")
 
-    records: list[Any] = []
-    for name in suites:
-        suite = importlib.import_module(f"bench.suites.{name}")
-        for item in suite.cases(settings):
-            if isinstance(item, SkipRecord):
-                item.env = env
-                records.append(item)
-            else:
-                records += run_case(item, settings, env)
-
     out_dir = args.out or Path("bench/out") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    summary = {
-        "suites": suites, "quick": args.quick, "dtypes": [str(d).removeprefix("torch.") for d in dtypes],
-        "warmup": plan.warmup, "repeats": plan.repeats, "min_sample_s": plan.min_sample_s,
-        "inputs_in_rotation": settings.rotation, "compile": compile_skip or "on", "tf32": args.tf32,
-        "perturb": args.perturb,
-    }
-    paths = report.write(out_dir, env, summary, records, notes)
-    parity = [r for r in records if isinstance(r, report.ParityRecord) and r.asserted]
-    failed = parity_failures(records)
-    print(report.markdown(env, summary, records, notes))
+    journal = Journal(out_dir, fresh=not args.append)
+    run_records: list[Any] = []
+    started: set[str] = set()
+    for part, part_set, item in plans.cases(settings, plan, parts, overrides):
+        if part.name not in started:  # the part's settings, before its first number
+            started.add(part.name)
+            journal.append(RunRecord(plan.name, part.name, _summary(plan.name, part.name, part_set), notes, env))
+        if isinstance(item, SkipRecord):
+            item.env = env
+            new = [item]
+        else:
+            new = run_case(item, part_set, env)
+        journal.extend(new)
+        run_records += new
+
+    paths = report.rebuild(out_dir)
+    failed = parity_failures(run_records)
+    asserted = [r for r in run_records if isinstance(r, report.ParityRecord) and r.asserted]
+    print(report.markdown(env, {"plan": plan.name, "parts": parts}, run_records, notes))
     print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
     if failed:
-        print(f"python -m bench: {len(failed)} of {len(parity)} parity checks FAILED", file=sys.stderr)
+        print(f"python -m bench: {len(failed)} of {len(asserted)} parity checks FAILED", file=sys.stderr)
         return 1
     if args.perturb:
         print("python -m bench: --perturb given but no parity check compared a candidate variant "
               "(nothing here could catch the perturbation)", file=sys.stderr)
         return 1
-    print(f"python -m bench: {len(parity)} parity checks passed")
+    print(f"python -m bench: {len(asserted)} parity checks passed")
     return 0
+
+
+def _summary(plan: str, part: str, settings) -> dict[str, Any]:
+    t = settings.timing
+    return {
+        "plan": plan, "part": part, "tiny_shapes": settings.quick,
+        "dtypes": [str(d).removeprefix("torch.") for d in settings.dtypes],
+        "warmup": t.warmup, "repeats": t.repeats, "min_sample_s": t.min_sample_s, "max_calls": t.max_calls,
+        "inputs_in_rotation": settings.rotation, "compile": settings.compile_skip or "on", "tf32": settings.tf32,
+        "perturb": settings.perturb,
+    }

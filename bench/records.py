@@ -1,7 +1,19 @@
-"""What every benchmark number carries: the machine, the software versions, the commit, dtype and shapes."""
+"""What every benchmark number carries: the machine, the software versions, the commit, dtype and shapes.
+
+Record kinds (each written as one JSON object with a ``kind`` key, see :mod:`bench.journal`):
+
+* ``run``        -- one ``python -m bench`` invocation of one plan part: its settings and notes;
+* ``check``      -- a pass/fail fact that is not a parity comparison (``python -m bench.gpu check``: a kernel
+  compiled and ran; the memory bandwidth measured);
+* ``step``       -- one step of ``bench/gpu.sh``: exit status, elapsed seconds, its time limit;
+* ``parity``     -- :class:`ParityRecord`; ``throughput`` -- :class:`ThroughputRecord`; ``skip`` -- :class:`SkipRecord`.
+
+Importable without torch (``python -m bench.report`` rebuilds a report from a journal on any machine).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import importlib
 import os
@@ -10,9 +22,10 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 ABSENT = "absent"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +64,8 @@ def cpu_model() -> str:
 
 
 def device_name(device: torch.device) -> str:
+    import torch
+
     return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
 
 
@@ -61,6 +76,8 @@ def slug(text: str) -> str:
 
 def environment(device: torch.device) -> dict[str, Any]:
     """The facts recorded with every number of a run."""
+    import torch
+
     return {
         "device": device_name(device),
         "device_type": device.type,
@@ -98,6 +115,8 @@ class ParityRecord:
     note: str = ""
     asserted: bool = True  # False: shown for context, a miss does not fail the run
     env: dict[str, Any] = field(default_factory=dict)
+    part: str = ""  # the plan part (bench.plans) that produced it
+    kind: str = "parity"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +124,12 @@ class ParityRecord:
 
 @dataclass
 class ThroughputRecord:
-    """Median per-call time of a variant, its speed-up over the baseline, and derived rates."""
+    """Median per-call time of a variant, its speed-up over the baseline, and derived rates.
+
+    For the MS-LSTM: ``step_us`` = median / sequential steps of the longest chain (T forward; 2T forward +
+    backward), ``floor_us`` = bytes of recurrent state moved per step / memory bandwidth, ``floor_basis`` says
+    which bytes and which bandwidth (see :mod:`bench.hardware`).
+    """
 
     suite: str
     case: str
@@ -121,6 +145,11 @@ class ThroughputRecord:
     items_per_s: float | None = None
     peak_mem_mb: float | None = None
     env: dict[str, Any] = field(default_factory=dict)
+    step_us: float | None = None
+    floor_us: float | None = None
+    floor_basis: str = ""
+    part: str = ""
+    kind: str = "throughput"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,9 +164,76 @@ class SkipRecord:
     variant: str
     reason: str
     env: dict[str, Any] = field(default_factory=dict)
+    part: str = ""
+    kind: str = "skip"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class RunRecord:
+    """One ``python -m bench`` run of one plan part: what was asked and how it measured."""
+
+    plan: str
+    part: str
+    settings: dict[str, Any]
+    notes: list[str]
+    env: dict[str, Any] = field(default_factory=dict)
+    kind: str = "run"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckRecord:
+    """A fact checked on the machine that is not a parity comparison (a kernel compiled and ran, a bandwidth)."""
+
+    name: str
+    passed: bool
+    seconds: float
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    kind: str = "check"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StepRecord:
+    """One step of ``bench/gpu.sh``: exit status (124/137: killed at its time limit), seconds, limit, log."""
+
+    step: str
+    rc: int
+    elapsed_s: float
+    timeout_s: float
+    command: str = ""
+    log: str = ""
+    timestamp: str = ""
+    kind: str = "step"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+RECORD_TYPES: dict[str, type] = {
+    cls.kind: cls for cls in (ParityRecord, ThroughputRecord, SkipRecord, RunRecord, CheckRecord, StepRecord)
+}
+
+
+def record_from_dict(data: dict[str, Any]) -> Any:
+    """The record a :meth:`to_dict` wrote (unknown keys ignored, so newer journals stay readable); "nan"
+    strings (JSON has no NaN) become float NaN again.  Raises ValueError for an unknown kind."""
+    cls = RECORD_TYPES.get(data.get("kind", ""))
+    if cls is None:
+        raise ValueError(f"unknown record kind {data.get('kind')!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: (float(v) if v in ("nan", "inf", "-inf") and k.endswith(("_err", "_ms", "_us")) else v)
+              for k, v in data.items() if k in names}
+    return cls(**values)
 
 
 def parity_failures(records: Sequence[Any]) -> list[ParityRecord]:

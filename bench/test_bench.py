@@ -4,8 +4,10 @@ Run (the repository's ``testpaths`` is ``tests``, so this is a separate command)
 
     pytest bench/ --benchmark-json=bench/out/pytest-benchmark.json
 
-On CPU the cases use the ``--quick`` shapes (torch.compile variants off); on CUDA the full GPU shapes in
-fp32 and bf16.  ``test_parity`` asserts every variant against its reference (SPEC §6 tolerances);
+The cases are those of :func:`bench.plans.cases` -- the one enumeration ``python -m bench`` uses too -- for
+the plan in ``BENCH_PLAN`` (default: ``quick`` on CPU, torch.compile variants off; ``full`` on CUDA, fp32 and
+bf16), e.g. ``BENCH_PLAN=gpu-quick pytest bench/``.  ``test_parity`` asserts every variant against its
+reference (SPEC §6 tolerances);
 ``test_speed`` times each timed variant with pytest-benchmark, rotating through pre-generated inputs
 and synchronising CUDA after every call.  Speed is reported, never asserted.
 """
@@ -14,33 +16,37 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import torch
 
-from bench.cases import Case, Settings, check_parity, default_plan
-from bench.cli import QUICK_COMPILE_SKIP
+from bench import plans
+from bench.cases import Case, Settings, check_parity, default_timing
+from bench.cli import DTYPES, QUICK_COMPILE_SKIP
 from bench.records import ParityRecord, SkipRecord, environment, parity_failures
-from bench.suites import deploy, kernels, model
 from bench.timing import synchronize
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 ON_CUDA = DEVICE.type == "cuda"
+PLAN = plans.get_plan(os.environ.get("BENCH_PLAN", "full" if ON_CUDA else "quick"))
+TINY = PLAN.tiny_shapes(DEVICE.type)
 SETTINGS = Settings(
     DEVICE,
-    (torch.float32, torch.bfloat16) if ON_CUDA else (torch.float32,),
-    default_plan(DEVICE, quick=not ON_CUDA),
-    quick=not ON_CUDA,
-    compile_skip=None if ON_CUDA else QUICK_COMPILE_SKIP,
+    tuple(DTYPES[d] for d in PLAN.cuda_dtypes) if ON_CUDA else (torch.float32,),
+    default_timing(DEVICE, quick=TINY),
+    quick=TINY,
+    compile_skip=QUICK_COMPILE_SKIP if TINY and not ON_CUDA else None,
 )
 ROUNDS, WARMUP_ROUNDS = (30, 5) if ON_CUDA else (5, 1)
 
 
-def generate() -> Iterator[Case | SkipRecord]:
-    for suite in (kernels, model, deploy):
-        yield from suite.cases(SETTINGS)
+def generate() -> Iterator[tuple[Settings, Case | SkipRecord]]:
+    """(settings of the case's part, case or skip record), from the one enumeration of :mod:`bench.plans`."""
+    for _, part_settings, item in plans.cases(SETTINGS, PLAN):
+        yield part_settings, item
 
 
 def case_id(case: Case) -> str:
@@ -54,6 +60,7 @@ class CaseRef:
 
     index: int
     id: str
+    part: str
     compared: bool  # has a variant to check against the reference (reference-only CPU timings have none)
     timed: tuple[str, ...]
 
@@ -63,12 +70,13 @@ def listing() -> tuple[list[CaseRef], list[SkipRecord]]:
     """One pass over the suites at collection time; each case is dropped as soon as it is described, so
     the models of all cases are never alive together."""
     refs, skips = [], []
-    for item in generate():
+    for part_settings, item in generate():
         if isinstance(item, SkipRecord):
             skips.append(item)
             continue
         timed = tuple(v.name for v in item.variants if v.timed)
-        refs.append(CaseRef(len(refs), case_id(item), len(item.variants) > 1 or item.oracle is not None, timed))
+        compared = len(item.variants) > 1 or item.oracle is not None
+        refs.append(CaseRef(len(refs), f"{part_settings.part}-{case_id(item)}", part_settings.part, compared, timed))
     return refs, skips
 
 
@@ -76,12 +84,12 @@ class CaseStream:
     """Cases in suite order, built on demand: tests asking in order (pytest's) build each case once."""
 
     def __init__(self) -> None:
-        self.cases: Iterator[Case] | None = None
+        self.cases: Iterator[tuple[Settings, Case]] | None = None
         self.position, self.current = -1, None
 
-    def get(self, index: int) -> Case:
+    def get(self, index: int) -> tuple[Settings, Case]:
         if self.cases is None or index < self.position:
-            self.cases = (item for item in generate() if not isinstance(item, SkipRecord))
+            self.cases = ((s, item) for s, item in generate() if not isinstance(item, SkipRecord))
             self.position = -1
         while self.position < index:
             self.current, self.position = next(self.cases), self.position + 1
@@ -98,7 +106,8 @@ def env() -> dict:
 
 @pytest.mark.parametrize("ref", [r for r in listing()[0] if r.compared], ids=lambda r: r.id)
 def test_parity(ref: CaseRef, env: dict) -> None:
-    records, _ = check_parity(STREAM.get(ref.index), SETTINGS, env)
+    settings, case = STREAM.get(ref.index)
+    records, _ = check_parity(case, settings, env)
     failed = parity_failures(records)
     assert not failed, "\n".join(
         f"{r.variant} vs {r.reference}: out err {r.output_rel_err:.3e}, grad err {r.grad_rel_err}, "
@@ -111,9 +120,9 @@ def test_parity(ref: CaseRef, env: dict) -> None:
 @pytest.mark.parametrize(("ref", "variant"), [(r, v) for r in listing()[0] for v in r.timed],
                          ids=lambda x: x.id if isinstance(x, CaseRef) else x)
 def test_speed(ref: CaseRef, variant: str, benchmark, env: dict) -> None:
-    case = STREAM.get(ref.index)
+    settings, case = STREAM.get(ref.index)
     fn = next(v.fn for v in case.variants if v.name == variant)
-    inputs = itertools.cycle([case.make_input(seed) for seed in range(SETTINGS.rotation)])
+    inputs = itertools.cycle([case.make_input(seed) for seed in range(settings.rotation)])
 
     def call(inp) -> None:
         fn(inp)
@@ -121,7 +130,8 @@ def test_speed(ref: CaseRef, variant: str, benchmark, env: dict) -> None:
 
     benchmark.group = f"{case.suite} {case.name} {case.dtype} {case.shapes}"
     benchmark.extra_info.update(
-        suite=case.suite, case=case.name, variant=variant, dtype=str(case.dtype), shapes=case.shapes,
+        plan=PLAN.name, part=ref.part, suite=case.suite, case=case.name, variant=variant, dtype=str(case.dtype),
+        shapes=case.shapes,
         flops=case.flops, items=case.items, **{f"env_{k}": v for k, v in env.items()},
     )
     benchmark.pedantic(call, setup=lambda: ((next(inputs),), {}), rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)

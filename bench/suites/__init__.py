@@ -1,6 +1,8 @@
 """Benchmark suites (kernels, model, deploy) and the helpers they share.
 
-Each suite module exposes ``cases(settings) -> Iterator[Case | SkipRecord]``; :mod:`bench.cli` runs them.
+Each suite module exposes ``cases(settings, **selection) -> Iterator[Case | SkipRecord]``; the selection is a
+plan part's (:mod:`bench.plans`), and :func:`bench.plans.cases` is the one enumeration the CLI and
+``pytest bench/`` share.
 """
 
 from __future__ import annotations
@@ -37,14 +39,6 @@ def triton_skip(settings: Settings, module: str) -> str | None:
     except Exception as err:  # noqa: BLE001 -- any import failure means the kernel is not usable here
         return f"{module} cannot be imported ({type(err).__name__}: {err})"
     return None
-
-
-def kernel_function(module: str, name: str) -> Callable[..., Any] | None:
-    """``module.name`` if the kernel module provides it (e.g. the FLOP counters), else None."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,7 +117,6 @@ __all__ = [
     "compiled",
     "differentiated",
     "generator",
-    "kernel_function",
     "prefix_mask",
     "ragged_lengths",
     "randn",

@@ -122,11 +122,12 @@ class Exports:
 
     @functools.cache  # noqa: B019
     def engine(self, variant: str) -> Path:
-        from export.tensorrt import ShapeProfile, build_engine
+        from export.tensorrt import ShapeProfile, build_engine, save_engine
 
         T, N, batch = self.workload.clips, self.workload.words, max(self.shapes.infer_batches)
         profile = ShapeProfile(min=(1, 1, 1), opt=(batch, T, N), max=(batch, T, N))
-        return build_engine(self.onnx(variant), self.root / f"{variant}.engine", profile)
+        engine, metadata = build_engine(self.onnx(variant), profile)
+        return save_engine(engine, metadata, self.root / f"{variant}.engine")
 
 
 def onnxruntime_runner(exports: Exports, providers: list[str]) -> Runner:
@@ -144,7 +145,7 @@ def onnxruntime_runner(exports: Exports, providers: list[str]) -> Runner:
 def tensorrt_runner(exports: Exports, variant: str, device: torch.device) -> Runner:
     from export.tensorrt import TensorRTRunner
 
-    runner = TensorRTRunner(exports.engine(variant), device)
+    runner = TensorRTRunner.load(exports.engine(variant), device)
 
     def run(inputs: dict[str, torch.Tensor]) -> Tensors:
         out = runner(inputs)
@@ -222,11 +223,11 @@ def _shapes(settings: Settings) -> ModelShapes:
 def cases(settings: Settings) -> Iterator[Any]:
     reason = _export_reason()
     if reason:
-        yield SkipRecord(SUITE, "all", "all", reason)
+        yield SkipRecord(SUITE, "all", "all", reason, part=settings.part)
         return
     skips = skipped_runtimes(settings)
     for runtime, why in skips.items():
-        yield SkipRecord(SUITE, "all", runtime, why)
+        yield SkipRecord(SUITE, "all", runtime, why, part=settings.part)
     shapes = _shapes(settings)
     for workload in shapes.workloads:
         for name in MODELS:

@@ -5,13 +5,27 @@ Variants of every case:
 * ``reference`` -- ``backend="reference"`` (cuDNN ``nn.LSTM`` on GPU), the baseline;
 * ``compiled``  -- the same reference function under ``torch.compile``;
 * ``triton``    -- ``backend="triton"``, the fused kernels.  On CPU they run only through the Triton
-  interpreter, at tiny shapes, for parity -- never timed.
+  interpreter, at tiny shapes, for parity -- never timed;
+* ``triton-v2`` -- MS-LSTM only, ``backend="triton-v2"`` (the second recurrence, weights resident on chip)
+  when that backend is registered (:func:`kernels.registry.backend_names`); on CPU through the interpreter
+  like ``triton`` (which runs its groups of one program).
 
 MS-LSTM is measured for one encoder (E = 1) and for the Q/K/V triple of an LSTM Transformer block
 (E = 3); both ops forward (inference, no autograd graph) and forward + backward (gradients for
 the inputs and every weight).  In a low-precision (bf16 / fp16) case the ``triton`` kernel is asserted
 against the fp32 reference on the same (rounded) weights and inputs, ``compiled`` against the eager
 reference at the same dtype, and the eager reference's own error against fp32 is shown for context.
+
+FLOPs per call come from :mod:`kernels.policy` (``ms_lstm_flops``, ``cqa_flops``).  MS-LSTM records also carry
+the per-step latency (median / sequential steps of the longest chain: T forward, 2T forward + backward) and
+its memory floor (:func:`recurrent_state_bytes` per step / bandwidth, see :mod:`bench.hardware`).
+
+``cases(settings, ...)`` takes the selection of a plan part (:mod:`bench.plans`): ``lengths`` (T of both ops,
+in that order, at full shapes), ``encoders``, ``directions`` (False = forward, True = forward + backward),
+``ops``, ``dtypes`` (names, restricting and ordering the run's dtypes), ``only_compiled`` (only cases with a
+torch.compile variant), ``v2`` (None: a triton-v2 variant whenever that backend is registered; False: none;
+True: only MS-LSTM cases, each with it -- a skip record when it is not registered) and ``interpreter`` (the
+CPU-only interpreter parity cases).
 """
 
 from __future__ import annotations
@@ -30,16 +44,17 @@ from bench.suites import (
     compiled,
     differentiated,
     generator,
-    kernel_function,
     prefix_mask,
     ragged_lengths,
     randn,
     triton_skip,
     upcast_oracle,
 )
-from engine import ContextQueryAttention
+from engine.cqa import ContextQueryAttention
 from kernels.cqa.reference import cqa_reference
 from kernels.ms_lstm.reference import ms_lstm_reference
+from kernels.policy import cqa_flops, ms_lstm_flops
+from kernels.registry import backend_names
 
 SUITE = "kernels"
 MS_LSTM_OP, CQA_OP = "kernels.ms_lstm.op", "kernels.cqa.op"
@@ -64,6 +79,9 @@ INTERPRETER_SHAPES = KernelShapes(batch=2, dim=16, scales=3, lstm_lengths=(8,), 
 CPU_COMPILE_SKIP = ("torch.compile of the kernel references is not run on CPU: compiling the packed-LSTM "
                     "forward+backward costs 10-100 s per shape there (the deploy suite compiles the whole model)")
 ENCODER_COUNTS = (1, 3)  # one MS-LSTM encoder; the Q/K/V triple of an LSTM Transformer block
+OPS = ("ms_lstm", "cqa")
+DTYPE_NAMES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+V2 = "triton-v2"  # the second MS-LSTM recurrence, benchmarked next to "triton" when it is registered
 
 
 def direction(backward: bool) -> str:
@@ -118,13 +136,19 @@ def make_cqa_block(shapes: KernelShapes, settings: Settings, dtype: torch.dtype)
     return ContextQueryAttention(shapes.dim, kernels="reference").to(settings.device, dtype)
 
 
-def pass_flops(module: str, counter: str, sizes: tuple[int, ...], backward: bool) -> float | None:
-    """FLOPs of one timed call from the kernel's own counter (``backward=True`` counts the backward pass
-    alone, so a forward+backward call adds both); None when the kernel module has no counter."""
-    count = kernel_function(module, counter)
-    if count is None:
-        return None
+def pass_flops(count, sizes: tuple[int, ...], backward: bool) -> float:
+    """FLOPs of one timed call from a :mod:`kernels.policy` counter (``backward=True`` counts the backward pass
+    alone, so a forward+backward call adds both)."""
     return float(count(*sizes, backward=False)) + (float(count(*sizes, backward=True)) if backward else 0.0)
+
+
+def recurrent_state_bytes(lengths: list[int], H: int, S: int, E: int, element: int, backward: bool) -> float:
+    """Bytes of recurrent state one call must move through memory: every valid frame is visited once per weight
+    set (E encoders x S scales x 2 directions, whatever the stride); a forward visit stores h_t and loads
+    h_{t-1} (2H elements), a backward visit stores the gate gradients dG and loads them back for the
+    recurrent product (2 x 4H).  Per-step bytes = this / the chain's steps."""
+    visits = E * S * 2 * sum(lengths)
+    return visits * H * element * (2 + (8 if backward else 0))
 
 
 def _ms_lstm_variant(name: str, op, encoders: nn.ModuleList, backward: bool, timed: bool = True) -> Variant:
@@ -149,17 +173,20 @@ def _cqa_backend(backend: str):
 
 
 def _variants(settings: Settings, module: nn.Module, build, reference_op, backend_op, triton: str | None,
-              backward: bool, interpreter_only: bool) -> tuple[list[Variant], Variant | None]:
-    """reference, compiled and triton variants of one case (+ the fp32 oracle for low precision)."""
+              backward: bool, interpreter_only: bool, extra_backends: tuple[str, ...] = ()
+              ) -> tuple[list[Variant], Variant | None]:
+    """reference, compiled and triton variants (+ ``extra_backends``, e.g. triton-v2) of one case, and the fp32
+    oracle of a low-precision case."""
     on_cuda = settings.device.type == "cuda"
     variants = [build("reference", backend_op("reference"), module, backward, not interpreter_only)]
     candidate = candidate_copy(module, settings)
     if settings.compile_skip is None and not interpreter_only:
         variants.append(build("compiled", compiled(reference_op), candidate, backward))
     if triton is None and (on_cuda or interpreter_only):
-        kernel = build("triton", backend_op("triton"), candidate, backward, on_cuda)
-        kernel.vs_oracle = True  # a bf16 kernel answers to the fp32 reference, not to cuDNN's bf16 rounding
-        variants.append(kernel)
+        for backend in ("triton", *extra_backends):
+            kernel = build(backend, backend_op(backend), candidate, backward, on_cuda)
+            kernel.vs_oracle = True  # a bf16 kernel answers to the fp32 reference, not to cuDNN's bf16 rounding
+            variants.append(kernel)
     dtype = next(module.parameters()).dtype
     oracle = None
     if dtype != torch.float32:
@@ -169,7 +196,7 @@ def _variants(settings: Settings, module: nn.Module, build, reference_op, backen
 
 
 def ms_lstm_case(settings: Settings, shapes: KernelShapes, encoders: nn.ModuleList, length: int, backward: bool,
-                 interpreter_only: bool = False) -> Case:
+                 interpreter_only: bool = False, v2: bool = True) -> Case:
     B, D, S, count = shapes.batch, shapes.dim, shapes.scales, len(encoders)
     dtype = next(encoders.parameters()).dtype
 
@@ -180,15 +207,22 @@ def ms_lstm_case(settings: Settings, shapes: KernelShapes, encoders: nn.ModuleLi
         grads = [randn((B, length, S * D), gen, settings, dtype) for _ in range(count)]
         return MsLstmInput(xs, lengths, grads)
 
+    extra = (V2,) if v2 and V2 in backend_names() else ()  # through the interpreter: its one-program groups
     variants, oracle = _variants(settings, encoders, _ms_lstm_variant, ms_lstm_reference, _backend,
-                                 triton_skip(settings, MS_LSTM_OP), backward, interpreter_only)
-    flops = pass_flops(MS_LSTM_OP, "ms_lstm_flops", (B, length, D, D // 2, S, count), backward)
+                                 triton_skip(settings, MS_LSTM_OP), backward, interpreter_only, extra)
+    # the timed inputs' lengths (the first draw of each rotation seed, as in make_input)
+    lengths = [int(n) for seed in range(settings.rotation) for n in ragged_lengths(B, length, generator(seed))]
+    steps = length * (2 if backward else 1)  # sample 0 has the full length: the stride-1 chain has T visits
+    element = torch.finfo(dtype).bits // 8
+    state_bytes = recurrent_state_bytes(lengths, D // 2, S, count, element, backward) / settings.rotation
     return Case(
         SUITE, f"ms_lstm E={count} {direction(backward)}", dtype,
         {"B": B, "T": length, "D": D, "H": D // 2, "S": S, "E": count},
         make_input, variants, oracle,
-        flops=flops,
+        flops=pass_flops(ms_lstm_flops, (B, length, D, D // 2, S, count), backward),
         memory=settings.device.type == "cuda",
+        steps=steps,
+        step_bytes=state_bytes / steps,
     )
 
 
@@ -207,45 +241,71 @@ def cqa_case(settings: Settings, shapes: KernelShapes, block: ContextQueryAttent
 
     variants, oracle = _variants(settings, block, _cqa_variant, cqa_reference, _cqa_backend,
                                  triton_skip(settings, CQA_OP), backward, interpreter_only)
-    flops = pass_flops(CQA_OP, "cqa_flops", (B, length, N, d), backward)
     return Case(
         SUITE, f"cqa {direction(backward)}", dtype, {"B": B, "T": length, "N": N, "d": d},
         make_input, variants, oracle,
-        flops=flops,
+        flops=pass_flops(cqa_flops, (B, length, N, d), backward),
         memory=settings.device.type == "cuda",
     )
 
 
-def _shapes(settings: Settings) -> KernelShapes:
+def _shapes(settings: Settings, lengths: tuple[int, ...] | None) -> KernelShapes:
+    """The suite's shapes for this run; ``lengths`` replaces T of both ops at full shapes (tiny shapes keep their
+    own: a plan part stays cheap on CPU)."""
     if settings.quick:
         return QUICK_SHAPES
-    return GPU_SHAPES if settings.device.type == "cuda" else CPU_SHAPES
+    shapes = GPU_SHAPES if settings.device.type == "cuda" else CPU_SHAPES
+    return shapes if lengths is None else replace(shapes, lstm_lengths=tuple(lengths), cqa_lengths=tuple(lengths))
 
 
-def cases(settings: Settings) -> Iterator[Case | SkipRecord]:
-    """Every kernel case this machine supports, plus a skip record per variant it cannot run."""
+def _dtypes(settings: Settings, names: tuple[str, ...] | None) -> tuple[torch.dtype, ...]:
+    """The run's dtypes, restricted to and ordered as ``names`` when given."""
+    if names is None:
+        return settings.dtypes
+    return tuple(DTYPE_NAMES[n] for n in names if DTYPE_NAMES[n] in settings.dtypes)
+
+
+def cases(settings: Settings, lengths: tuple[int, ...] | None = None, encoders: tuple[int, ...] = ENCODER_COUNTS,
+          directions: tuple[bool, ...] = (False, True), ops: tuple[str, ...] = OPS,
+          dtypes: tuple[str, ...] | None = None, only_compiled: bool = False, v2: bool | None = None,
+          interpreter: bool = True) -> Iterator[Case | SkipRecord]:
+    """The kernel cases of the selection this machine supports, plus a skip record per variant it cannot run.
+
+    Order: dtype, direction, op (as given), encoder count, length -- so a part whose time runs out has the
+    cases it lists first."""
     if settings.device.type != "cuda" and not settings.compile_skip:
         settings = replace(settings, compile_skip=CPU_COMPILE_SKIP)
     if settings.compile_skip:
-        yield SkipRecord(SUITE, "all", "compiled", settings.compile_skip)
-    for op in (MS_LSTM_OP, CQA_OP):
-        reason = triton_skip(settings, op)
+        yield SkipRecord(SUITE, "all", "compiled", settings.compile_skip, part=settings.part)
+        if only_compiled:
+            return
+    if v2:
+        ops = tuple(op for op in ops if op == "ms_lstm")
+        if V2 not in backend_names():
+            yield SkipRecord(SUITE, "ms_lstm", V2, f"no {V2!r} kernel backend is registered", part=settings.part)
+            return
+    for op in ops:
+        reason = triton_skip(settings, MS_LSTM_OP if op == "ms_lstm" else CQA_OP)
         if reason:
-            yield SkipRecord(SUITE, op.split(".")[1], "triton", reason)
-    shapes = _shapes(settings)
-    for dtype in settings.dtypes:
-        encoders = {count: make_encoders(count, shapes, settings, dtype) for count in ENCODER_COUNTS}
-        block = make_cqa_block(shapes, settings, dtype)
-        for backward in (False, True):
-            for count in ENCODER_COUNTS:
-                for length in shapes.lstm_lengths:
-                    yield ms_lstm_case(settings, shapes, encoders[count], length, backward)
-            for length in shapes.cqa_lengths:
-                yield cqa_case(settings, shapes, block, length, backward)
-    yield from _interpreter_cases(settings)
+            yield SkipRecord(SUITE, op, "triton", reason, part=settings.part)
+    shapes = _shapes(settings, lengths)
+    for dtype in _dtypes(settings, dtypes):
+        modules = {count: make_encoders(count, shapes, settings, dtype) for count in encoders if "ms_lstm" in ops}
+        block = make_cqa_block(shapes, settings, dtype) if "cqa" in ops else None
+        for backward in directions:
+            for op in ops:
+                if op == "ms_lstm":
+                    for count in encoders:
+                        for length in shapes.lstm_lengths:
+                            yield ms_lstm_case(settings, shapes, modules[count], length, backward, v2=v2 is not False)
+                else:
+                    for length in shapes.cqa_lengths:
+                        yield cqa_case(settings, shapes, block, length, backward)
+    if interpreter:
+        yield from _interpreter_cases(settings, ops, v2 is not False)
 
 
-def _interpreter_cases(settings: Settings) -> Iterator[Case]:
+def _interpreter_cases(settings: Settings, ops: tuple[str, ...] = OPS, v2: bool = True) -> Iterator[Case | SkipRecord]:
     """CPU only: the Triton kernels through the interpreter at tiny fp32 shapes, parity only."""
     if settings.device.type == "cuda":
         return
@@ -253,10 +313,10 @@ def _interpreter_cases(settings: Settings) -> Iterator[Case]:
     # --quick: forward+backward only (its outputs are checked too), one encoder
     directions, counts = ((True,), ENCODER_COUNTS[:1]) if settings.quick else ((False, True), ENCODER_COUNTS)
     for backward in directions:
-        if triton_skip(settings, MS_LSTM_OP) is None:
+        if "ms_lstm" in ops and triton_skip(settings, MS_LSTM_OP) is None:
             for count in counts:
                 encoders = make_encoders(count, shapes, settings, fp32)
-                yield ms_lstm_case(settings, shapes, encoders, shapes.lstm_lengths[0], backward, True)
-        if triton_skip(settings, CQA_OP) is None:
+                yield ms_lstm_case(settings, shapes, encoders, shapes.lstm_lengths[0], backward, True, v2)
+        if "cqa" in ops and triton_skip(settings, CQA_OP) is None:
             block = make_cqa_block(shapes, settings, fp32)
             yield cqa_case(settings, shapes, block, shapes.cqa_lengths[0], backward, True)

@@ -4,7 +4,8 @@ Per model and dataset-like shape (Charades-STA-like: T = 64 clips, N = 10 words,
 3 entity blocks; TACoS-like: T = 256, N = 12, C3D dv = 4096, 1 entity block):
 
 * ``train step`` -- forward, loss, backward, gradient clipping and an AdamW step, as ``python -m train``
-  does it (same parameter groups; bf16 cases under bf16 autocast); reported as samples/s;
+  does it: optimizer and clipping from :mod:`train.optim` with the default :class:`engine.config.OptimConfig`
+  (bf16 cases under bf16 autocast); reported as samples/s;
 * ``infer b=1`` -- eval-mode forward of one query (latency);
 * ``infer b=<n>`` -- eval-mode forward of a batch (throughput, samples/s).
 
@@ -15,6 +16,9 @@ and DP's Gumbel noise are reseeded before each call so both variants draw the sa
 reference of a bf16 case runs at the same autocast dtype (whole-model bf16 drifts from fp32
 by more than the 1e-2 kernel tolerance).  On CPU the ``triton`` variant runs through the Triton
 interpreter at a tiny configuration, parity only.
+
+``cases(settings, ...)`` takes a plan part's selection (:mod:`bench.plans`): ``models``, ``workloads`` (names),
+``train`` / ``inference`` (which cases) and ``interpreter`` (the CPU-only interpreter parity cases).
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ from torch import nn
 from bench.cases import Case, Result, Settings, Tensors, Variant
 from bench.records import SkipRecord
 from bench.suites import candidate_copy, generator, prefix_mask, ragged_lengths, triton_skip
-from engine.config import ModelConfig
+from engine.config import ModelConfig, OptimConfig
 from engine.models import build_model, set_kernels
-from train.loop import parameter_groups
+from train.optim import build_optimizer, clip_gradients
 
 SUITE = "model"
 MODELS = ("eamat", "dp")
@@ -42,7 +46,6 @@ CLIP_OUTPUTS = ("start_logits", "end_logits", "inner_logits", "pe_logits")  # (B
 STEP_SEED = 1234  # dropout / Gumbel seed of every call
 QUICK_INTERPRETER_SKIP = ("skipped in --quick mode: the whole models through the Triton interpreter take about a "
                           "minute on CPU; run without --quick")
-LEARNING_RATE, WEIGHT_DECAY, GRAD_CLIP = 5e-4, 0.01, 1.0  # SPEC §3.8, as in the default training config
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ def train_step_variant(name: str, model: nn.Module, dtype: torch.dtype, timed: b
     """One optimisation step; returns the loss and logits, and the clipped gradients it applied."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameter_groups(model, WEIGHT_DECAY), lr=LEARNING_RATE)
+    optim = OptimConfig()  # the training defaults (learning rate, weight decay, clipping)
+    optimizer = build_optimizer(model, optim)
 
     def run(batch: dict) -> Result:
         torch.manual_seed(STEP_SEED)
@@ -174,7 +178,7 @@ def train_step_variant(name: str, model: nn.Module, dtype: torch.dtype, timed: b
             loss, _ = model.loss(outputs, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(params, GRAD_CLIP)
+        clip_gradients(model, optim)
         optimizer.step()
         return [loss.detach(), *compared_outputs(outputs, batch["video_mask"])], [p.grad for p in params]
 
@@ -191,8 +195,8 @@ def _variants(settings: Settings, reference: nn.Module, make, dtype: torch.dtype
 
 
 def model_cases(settings: Settings, shapes: ModelShapes, name: str, workload: Workload, dtype: torch.dtype,
-                triton: bool, timed: bool = True, inference: bool = True) -> Iterator[Case]:
-    """The train-step case and (with ``inference``) one inference case per batch size, for one model and workload."""
+                triton: bool, timed: bool = True, train: bool = True, inference: bool = True) -> Iterator[Case]:
+    """The train-step case and / or one inference case per batch size, for one model and workload."""
     base = build(name, shapes, workload, settings.device)
     shape = shape_info(name, shapes, workload)
     label = f"{name} {workload.name}"
@@ -201,7 +205,7 @@ def model_cases(settings: Settings, shapes: ModelShapes, name: str, workload: Wo
         return lambda seed: random_batch(seed, batch, shapes, workload, settings.device)
 
     on_cuda = settings.device.type == "cuda"
-    jobs = [(f"{label} train step", shapes.train_batch, train_step_variant)]
+    jobs = [(f"{label} train step", shapes.train_batch, train_step_variant)] if train else []
     jobs += [(f"{label} infer b={b}", b, inference_variant) for b in shapes.infer_batches if inference]
     for case_name, batch, make in jobs:
         yield Case(
@@ -222,21 +226,24 @@ def triton_reason(settings: Settings) -> str | None:
     return next((r for r in (triton_skip(settings, op) for op in TRITON_OPS) if r), None)
 
 
-def cases(settings: Settings) -> Iterator[Any]:
+def cases(settings: Settings, models: tuple[str, ...] = MODELS, workloads: tuple[str, ...] | None = None,
+          train: bool = True, inference: bool = True, interpreter: bool = True) -> Iterator[Any]:
     reason = triton_reason(settings)
     if reason:
-        yield SkipRecord(SUITE, "all", "triton", reason)
+        yield SkipRecord(SUITE, "all", "triton", reason, part=settings.part)
     shapes = _shapes(settings)
+    chosen = [w for w in shapes.workloads if workloads is None or w.name in workloads]
     on_cuda = settings.device.type == "cuda"
     for dtype in settings.dtypes:
-        for workload in shapes.workloads:
-            for name in MODELS:
-                yield from model_cases(settings, shapes, name, workload, dtype, reason is None and on_cuda)
-    if on_cuda or reason is not None:
+        for workload in chosen:
+            for name in models:
+                yield from model_cases(settings, shapes, name, workload, dtype, reason is None and on_cuda,
+                                       train=train, inference=inference)
+    if on_cuda or reason is not None or not interpreter or not train:
         return
     if settings.quick:
-        yield SkipRecord(SUITE, "interpreter parity", "triton", QUICK_INTERPRETER_SKIP)
+        yield SkipRecord(SUITE, "interpreter parity", "triton", QUICK_INTERPRETER_SKIP, part=settings.part)
         return
-    for name in MODELS:  # the kernels inside the models, through the interpreter: parity of the train step only
+    for name in models:  # the kernels inside the models, through the interpreter: parity of the train step only
         yield from model_cases(settings, INTERPRETER_SHAPES, name, INTERPRETER_SHAPES.workloads[0], torch.float32,
                                triton=True, timed=False, inference=False)
