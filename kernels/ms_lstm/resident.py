@@ -57,10 +57,11 @@ backward fp32 (TF32)     255 / 2240 / 288 KiB  255 / 1032 / 152 KiB  255 / 544 /
 =======================  ====================  ====================  ===================
 
 (G = 1, 2 need 512 / 256 KiB of W_hh in bf16: they do not fit 227 KiB.)  On an H100 / H200 (132 SMs) at the
-benchmark shape (E = 3: 18 groups) :func:`choose_group_size` picks G = 4 for both bf16 / fp16 kernels (72
+benchmark shape (E = 3: 18 groups) :func:`choose_group_size` picks G = 4 for the bf16 / fp16 forward (72
 programs, one per SM; G = 8 would be 144 programs, which the forward's 170+ registers x 256 threads do not
-allow two per SM); fp32 fits no G there and runs v1.  With E = 1 (6 groups) it picks G = 16 (96 programs, no
-spill).
+allow two per SM) and G = 8 for the backward (the fewest spilled bytes among the co-resident sizes: 144
+programs, two per SM); fp32 fits no G there and runs v1 (:func:`could_fit` rules it out before compiling).
+With E = 1 (6 groups) it picks G = 16 (96 programs, no spill).  All of this is ptxas arithmetic until timed.
 
 Limits: those of v1 (H <= 256, fp16 / bf16 / fp32, fp64 under the interpreter).  ``G > 1`` needs a GPU.
 """
@@ -322,11 +323,13 @@ def candidate_group_sizes(block_h: int) -> tuple[int, ...]:
 
 def choose_group_size(
     groups: int, block_h: int, device: DeviceLimits, usage_of: Callable[[int], KernelUsage | None],
+    element_bytes: int = 2,
 ) -> int | None:
     """The group size G of a launch of ``groups`` groups, or None when no G has its whole grid co-resident.
 
-    ``usage_of(G)``: the compiled kernel's resources for G (None: it does not compile or load).  Among the G
-    whose ``groups * G`` programs fit the device at once: no register spill first; then G = 1 (no
+    ``usage_of(G)``: the compiled kernel's resources for G (None: it does not compile or load); it is only asked
+    for the G that :func:`could_fit` allows.  Among the G whose ``groups * G`` programs fit the device at once:
+    the fewest spilled bytes first; then G = 1 (no
     cross-program wait at all); then grids of at most one program per SM, the largest G (the shortest step:
     each program's share of the 4H x H recurrence shrinks with G); then the smallest G (fewest programs
     sharing an SM's tensor cores).  A heuristic, to be tuned by measurement (the launchers take
@@ -334,11 +337,22 @@ def choose_group_size(
     """
     fitting = []
     for g in candidate_group_sizes(block_h):
-        usage = usage_of(g)
+        usage = usage_of(g) if could_fit(groups, g, block_h, device, element_bytes) else None
         if usage is not None and groups * g <= device.sm_count * programs_per_sm(usage, device):
-            fitting.append((usage.spill_bytes > 0, g != 1, groups * g > device.sm_count,
+            fitting.append((usage.spill_bytes, g != 1, groups * g > device.sm_count,
                             g if groups * g > device.sm_count else -g, g))
     return min(fitting)[-1] if fitting else None
+
+
+def could_fit(groups: int, group_size: int, block_h: int, device: DeviceLimits, element_bytes: int = 2) -> bool:
+    """A bound checked before compiling anything: the grid can only be co-resident if the SMs' shared memory
+    holds every program's resident W_hh slice (4 gates x BLOCK_H x BLOCK_H / G elements of at least
+    ``element_bytes``).  Compiling a candidate that fails it would be wasted time (minutes for fp32)."""
+    weight_bytes = 4 * block_h * (block_h // group_size) * element_bytes
+    if weight_bytes > device.shared_per_block:
+        return False
+    per_sm = min(device.shared_per_sm // weight_bytes, device.blocks_per_sm)
+    return groups * group_size <= device.sm_count * per_sm
 
 
 def device_limits(device: torch.device) -> DeviceLimits:
@@ -410,9 +424,6 @@ _PLANS: dict[tuple, ResidentPlan | None] = {}
 
 def _compiled_usage(launch: _Launch, device: DeviceLimits, group_size: int) -> KernelUsage | None:
     """The resources of ``launch``'s kernel compiled for ``group_size`` (None: it cannot load on the device)."""
-    weight_bytes = 4 * launch.block_h * (launch.block_h // group_size) * launch.args[0].element_size()
-    if weight_bytes > device.shared_per_block:  # the resident W_hh slice alone is too big: skip the compile
-        return None
     with torch.cuda.device(launch.args[0].device):  # Triton loads the binary on the current device
         compiled = launch.kernel.warmup(
             *launch.args, grid=(launch.groups, group_size), GROUP=group_size, num_stages=1,
@@ -451,7 +462,7 @@ def _plan(
     device = device or device_limits(launch.args[0].device)
     usage_of = usage_of or (lambda g: _compiled_usage(launch, device, g))
     if group_size is None:
-        chosen = choose_group_size(groups, block_h, device, usage_of)
+        chosen = choose_group_size(groups, block_h, device, usage_of, launch.args[0].element_size())
     else:
         usage = usage_of(group_size)
         if usage is None or groups * group_size > device.sm_count * programs_per_sm(usage, device):

@@ -20,7 +20,7 @@ import kernels
 from engine.config import KernelChoice
 from kernels.ms_lstm import resident
 from kernels.ms_lstm.op import MsLstmFunction, Recurrence, ms_lstm_triton
-from kernels.ms_lstm.resident import DeviceLimits, KernelUsage, choose_group_size, programs_per_sm
+from kernels.ms_lstm.resident import DeviceLimits, KernelUsage, choose_group_size, could_fit, programs_per_sm
 from tests.kernels.test_ms_lstm import graph_nodes, make_encoders, parameters, rel_err
 
 V2 = "triton-v2"
@@ -293,13 +293,29 @@ def test_prefers_a_group_size_without_spills():
 
 def test_several_programs_per_sm_take_the_smallest_group():
     """More groups than SMs and G = 1 unavailable: every G shares SMs, the fewest programs win."""
-    many_groups = H100.sm_count + 8
+    many_groups, small_h = H100.sm_count + 8, 64
     small = KernelUsage(registers=64, num_warps=4, shared_bytes=16 * KIB)  # 8 programs per SM
 
     def usage_of(g: int) -> KernelUsage | None:
         return None if g == 1 else small
 
-    assert choose_group_size(many_groups, BENCH_BLOCK_H, H100, usage_of) == 2
+    assert choose_group_size(many_groups, small_h, H100, usage_of) == 2
+
+
+def test_group_sizes_that_cannot_fit_are_never_compiled():
+    """The shared-memory bound rules out fp32 at the benchmark shape before any compile (minutes each)."""
+    asked = []
+
+    def usage_of(g: int) -> KernelUsage:
+        asked.append(g)
+        return bf16_usage(BENCH_BLOCK_H)(g)
+
+    fp32_bytes, bf16_bytes = 4, 2
+    assert not could_fit(BENCH_GROUPS, 4, BENCH_BLOCK_H, H100, fp32_bytes)  # a 256 KiB slice
+    assert not could_fit(BENCH_GROUPS, 8, BENCH_BLOCK_H, H100, fp32_bytes)  # 128 KiB: 1 per SM, 144 programs
+    assert could_fit(BENCH_GROUPS, 4, BENCH_BLOCK_H, H100, bf16_bytes)
+    choose_group_size(BENCH_GROUPS, BENCH_BLOCK_H, H100, usage_of, bf16_bytes)
+    assert 1 not in asked and 2 not in asked  # 512 / 256 KiB of W_hh: no compile
 
 
 def benchmark_forward_launch(dtype):
