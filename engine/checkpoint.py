@@ -16,6 +16,7 @@ Files are written atomically (:func:`engine.atomic.atomic_output`): a crash mid-
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,10 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated file, not a torch file, foreign pickle
+    except pickle.UnpicklingError as err:  # torch's message is a page long: say it in one line
+        raise ValueError(f"{path} is not a grounding-engine checkpoint: torch.load(weights_only=True) refuses it "
+                         "(another project's checkpoint or another format?)") from err
+    except Exception as err:  # truncated file, not a torch file
         raise ValueError(f"cannot read checkpoint {path}: {err}") from err
     missing = [k for k in REQUIRED_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:

@@ -25,6 +25,7 @@ Gate = Literal["code", "paper"]
 MotionBlock = Literal["lstm-transformer", "fc-transformer", "conv-transformer", "conv", "lstm"]
 Pathways = Literal["both", "exploitation", "exploration"]
 PathSelection = Literal["hard", "soft"]
+MaskedWords = Literal["none", "motion", "entity"]
 DatasetName = Literal["synthetic", "charades", "tacos", "custom"]
 Amp = Literal["auto", "bf16", "fp16", "off"]
 BUILTIN_GLOVE = "builtin"
@@ -131,6 +132,8 @@ class DataConfig(Section):
     max_clips: int = option(64, "longer videos are resampled to this many clips")
     max_words: int = option(30, "queries are truncated to this many tokens")
     drop_unknown_pos: bool = option(True, "drop words whose POS tag is neither entity, motion nor other-kept")
+    mask_words: MaskedWords = option(
+        "none", "cue ablation: delete every motion (or entity) word from the queries, in training and test")
     batch_size: int = option(16, "global batch size (split across DDP processes)")
     num_workers: int = option(0, "DataLoader worker processes")
     synthetic_train: int = option(2000, "synthetic set: training videos (one query each)")
@@ -141,7 +144,8 @@ class DataConfig(Section):
         2, "synthetic set: 2 = clip features carry a per-clip motion signature (like I3D/C3D clips); "
         "1 = the original set, where only the turn between clips tells the motion")
     synthetic_motion_signature: float = option(
-        1.0, "synthetic set, version 2: amplitude of each clip's motion code (entity codes have 1.0; 0 = version 1's data)")
+        1.0, "synthetic set, version 2: amplitude of each clip's motion code "
+        "(entity codes have 1.0; 0 = version 1's data)")
 
 
 @dataclass
@@ -189,6 +193,8 @@ class InferConfig(Section):
         return self
 
 
+# keys of earlier versions -> the keys that replaced them (configs of older checkpoints still load)
+RENAMED_KEYS = {"model.conv_kernels": ("model.lol_kernels", "model.spl_kernels")}
 SECTIONS: dict[str, type[Section]] = {
     cls.SECTION: cls for cls in (ModelConfig, DataConfig, OptimConfig, TrainConfig, InferConfig)
 }
@@ -228,7 +234,12 @@ class Config:
         return cls.from_dict(raw, str(path))
 
     def set(self, dotted: str, value: Any, source: str = "override") -> None:
-        """Set ``section.field`` to ``value`` (a string is parsed as YAML), checked against the field's type."""
+        """Set ``section.field`` to ``value`` (a string is parsed as YAML), checked against the field's type.
+        A key renamed since (:data:`RENAMED_KEYS`, e.g. in an older checkpoint's config) sets its successors."""
+        if dotted in RENAMED_KEYS:
+            for successor in RENAMED_KEYS[dotted]:
+                self.set(successor, value, source)
+            return
         section_name, _, key = dotted.partition(".")
         if section_name not in SECTIONS or not key:
             raise KeyError(f"{source}: {dotted!r} is not 'section.field'; sections: {section_names()}")

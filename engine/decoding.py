@@ -59,3 +59,49 @@ def seconds_to_index(start_s: float, end_s: float, num_clips: int, duration: flo
     s = max(int(start_s * num_clips / duration), 0)
     e = min(int(end_s * num_clips / duration), num_clips - 1)
     return min(s, e), e
+
+
+def temporal_iou(spans_a: torch.Tensor, spans_b: torch.Tensor) -> torch.Tensor:
+    """(n, m) IoU of (n, 2) and (m, 2) ``[start, end]`` spans (any unit; an empty union gives 0)."""
+    a, b = spans_a.double(), spans_b.double()
+    inter = (torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp(min=0)
+    union = (a[:, 1] - a[:, 0])[:, None] + (b[:, 1] - b[:, 0])[None, :] - inter
+    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
+
+
+def temporal_nms(
+    spans: torch.Tensor, scores: torch.Tensor, iou_threshold: float, k: int | None = None,
+    demoted: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Greedy temporal non-maximum suppression: indices of the kept spans, best score first (at most ``k``).
+
+    Spans are visited by decreasing score (ties: lower index first); a span is dropped when its IoU with a
+    span already kept is ``>= iou_threshold`` (so ``iou_threshold=1`` drops exact duplicates only).
+    ``demoted`` (n,) bool marks spans that may be truncated (cut by a window's edge inside the video): they
+    are visited after all the others and are also dropped when ``>= iou_threshold`` of their length lies
+    inside a kept span, so a moment seen whole by one window beats its cut-off part seen by the next.
+    """
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+    if spans.dim() != 2 or spans.shape[1] != 2 or scores.shape != spans.shape[:1]:
+        raise ValueError(f"spans must be (n, 2) and scores (n,), got {tuple(spans.shape)} and {tuple(scores.shape)}")
+    spans, scores = spans.double(), scores.double()
+    demoted = torch.zeros(len(scores), dtype=torch.bool) if demoted is None else demoted.bool().cpu()
+    by_score = torch.sort(scores, descending=True, stable=True).indices
+    order = torch.cat([by_score[~demoted[by_score]], by_score[demoted[by_score]]])
+    kept: list[int] = []
+    for i in order.tolist():
+        if kept:
+            others = spans[kept]
+            overlap = temporal_iou(spans[i:i + 1], others)[0]
+            if demoted[i]:
+                inside = torch.minimum(spans[i, 1], others[:, 1]) - torch.maximum(spans[i, 0], others[:, 0])
+                overlap = torch.maximum(overlap, inside.clamp(min=0) / (spans[i, 1] - spans[i, 0]).clamp(min=1e-12))
+            if bool((overlap >= iou_threshold).any()):
+                continue
+        kept.append(i)
+        if k is not None and len(kept) >= k and not demoted.any():
+            break  # without demoted spans the visit order is the score order: the first k are the answer
+    result = torch.tensor(kept, dtype=torch.int64)
+    result = result[torch.sort(scores[result], descending=True, stable=True).indices]
+    return result if k is None else result[:k]

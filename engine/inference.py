@@ -1,37 +1,177 @@
 """Pre- and post-processing shared by every inference runtime (PyTorch, ONNX Runtime, TensorRT).
 
-One request -- a video's clip features, a query sentence, the video's duration -- becomes a one-video
-batch of model inputs (:func:`prepare_request`); a runtime turns the inputs into start / end scores; and
-:func:`ranked_spans` turns the scores into the ``k`` best ``(start_s, end_s, score)`` spans, best first.
+One request -- a video's clip features, a query sentence, the video's duration -- becomes a
+:class:`Request`: the query's word ids and one or more *segments* of clip features (:func:`prepare_request`).
+Segments of many requests are padded into batches of model rows (:func:`batch_inputs`); a runtime turns
+a batch into start / end scores; :func:`decode_request` turns a request's rows into its ``k`` best
+``(start_s, end_s, score)`` spans, best first, plus the per-clip curves a plot shows.
+:class:`BaseLocalizer` drives all of it -- ``predict``, ``predict_many``, ``localize`` -- and
 ``engine.Localizer`` and the exported runtimes (``export.OnnxLocalizer``, ``export.TensorRTLocalizer``)
-all go through these two functions, so they agree on resampling, text processing and decoding.
+only supply its ``forward``, so they agree on windows, resampling, batching, text processing and decoding.
+
+Long videos (``config.infer``; T clips, M = ``data.max_clips``):
+
+* T <= M: one segment, the video as it is.
+* ``windows`` (``infer.windows="windows"`` when T > M, ``"auto"`` when T > 2 M): sliding windows of M
+  clips, consecutive windows sharing ``infer.window_overlap`` of a window (the last window ends at the
+  video's end).  Each window's best spans (its own softmax over its clips) are mapped to seconds of the
+  whole video, and all windows' candidates are merged by score with temporal NMS (``infer.nms_iou``).
+  A moment is found whole when it fits in one window: any moment up to ``overlap x M`` clips does.  A
+  span touching a window edge inside the video may be such a moment cut off: the NMS visits these after
+  the others and drops them when mostly inside a kept span (:func:`engine.decoding.temporal_nms`).
+* otherwise (``"resample"``, or ``"auto"`` with M < T <= 2 M): the video is average-pooled to M clips
+  (:func:`engine.data.resample_clips`); spans are then multiples of ``duration / M``.
+
+Scores are ``P_start(s) * P_end(e)`` within the segment that proposed the span.  Without windows the
+top-k spans are returned as they are (no NMS), exactly as the model ranks them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
 
 import numpy as np
 import torch
 
-from engine.config import Config
-from engine.data.features import resample_clips
-from engine.decoding import index_to_seconds, topk_spans
+from engine.config import Config, WindowPolicy
+from engine.data.features import check_clip_features, read_feature_file, resample_clips
+from engine.decoding import index_to_seconds, temporal_nms, topk_spans
 from engine.text import TextProcessor
+from engine.vocab import UNK_ID
 
 MODEL_INPUTS = ("video", "video_mask", "words", "word_mask", "word_class")  # the models' forward arguments
+WINDOW_POLICIES: tuple[str, ...] = get_args(WindowPolicy)
+AUTO_WINDOW_FACTOR = 2  # infer.windows="auto": windows when T > AUTO_WINDOW_FACTOR * max_clips
+CANDIDATES_PER_SPAN, MIN_CANDIDATES = 4, 16  # spans each window proposes to the NMS: max(4 k, 16)
+PATHWAYS = ("exploitation", "exploration")  # Dynamic Pathway's ``path`` output 0 / 1
+JSON_DIGITS = 4  # curve values in JSON
+
+
+class QueryWarning(UserWarning):
+    """A query the model cannot use (no word with a vector): the prediction ignores the query."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One request of :meth:`BaseLocalizer.predict_many`: clip features (a (T, video_dim) array or a ``.npy``
+    path), the sentence, the video's duration in seconds (None = one second per clip) and an optional
+    ``name`` that prefixes its error messages (e.g. ``requests.jsonl:7``)."""
+
+    features: np.ndarray | str | Path
+    query: str
+    duration: float | None = None
+    name: str | None = None
+
+    @classmethod
+    def of(cls, item: Query | Mapping[str, Any] | Sequence[Any]) -> Query:
+        """A :class:`Query` from itself, a mapping with keys ``features``, ``query`` [, ``duration``, ``name``]
+        or a tuple ``(features, query[, duration])``."""
+        if isinstance(item, Query):
+            return item
+        if isinstance(item, Mapping):
+            return cls(item["features"], item["query"], item.get("duration"), item.get("name"))
+        return cls(*item)
+
+
+@dataclass
+class Segment:
+    """One model row: ``features`` (L <= max_clips, video_dim) starting at clip ``offset`` of the request's grid."""
+
+    features: np.ndarray
+    offset: int
 
 
 @dataclass
 class Request:
-    """A prepared query: ``inputs`` holds the :data:`MODEL_INPUTS` tensors of a one-video batch."""
+    """A prepared query over one video: its text as model inputs and the segments the model sees."""
 
-    inputs: dict[str, torch.Tensor]
-    clips: int  # clips the model sees (after resampling)
+    query: str
+    tokens: list[str]
+    word_ids: list[int]
+    word_class: list[int]
+    segments: list[Segment]
+    clips: int  # clips of the grid the spans live on: T, or max_clips after resampling
     duration: float  # seconds covered by those clips
-    k: int  # spans to return (already capped at the number of spans that exist)
+    video_clips: int  # T, the clips of the video as given
+    k: int  # spans to return
+    mode: str  # "whole" (T <= max_clips), "windows" or "resampled"
+    nms_iou: float
+    warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Prediction:
+    """What a localizer found for one request.
+
+    ``spans``: up to ``k`` ``(start_s, end_s, score)``, best first.  ``curves``: per clip of the grid
+    (``clips`` clips over ``duration`` s; ``video_clips`` is the video's own T), ``start`` / ``end``
+    (boundary probabilities) and, where the runtime provides them, ``inner`` (inside-moment probability)
+    and ``pe`` (EAMAT's action relevance); under windows a clip's value is the mean over the windows that
+    hold it.  ``path``: Dynamic Pathway's chosen pathway (0 exploitation, 1 exploration), else None.
+    """
+
+    spans: list[tuple[float, float, float]]
+    clips: int
+    duration: float
+    video_clips: int
+    mode: str
+    windows: int
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    path: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def clip_centers(self) -> np.ndarray:
+        """(clips,) the time in seconds at the middle of each clip of the grid."""
+        return (np.arange(self.clips) + 0.5) * self.duration / self.clips
+
+    @property
+    def pathway(self) -> str | None:
+        return None if self.path is None else PATHWAYS[self.path]
+
+    def to_json(self, pe: bool = True) -> dict[str, Any]:
+        """Spans, the pathway (DP) and, with ``pe``, EAMAT's per-clip Pe curve, as plain JSON types."""
+        out: dict[str, Any] = {
+            "duration": self.duration, "mode": self.mode, "windows": self.windows,
+            "spans": [{"start": s, "end": e, "score": p} for s, e, p in self.spans],
+        }
+        if self.path is not None:
+            out["pathway"] = self.pathway
+        if pe and "pe" in self.curves:
+            out["clips"] = self.clips
+            out["pe"] = [round(float(v), JSON_DIGITS) for v in self.curves["pe"]]
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- windows
+def uses_windows(num_clips: int, max_clips: int, policy: str) -> bool:
+    """Whether a video of ``num_clips`` clips is cut into windows under ``infer.windows = policy``."""
+    if policy not in WINDOW_POLICIES:
+        raise ValueError(f"infer.windows must be one of {list(WINDOW_POLICIES)}, got {policy!r}")
+    if num_clips <= max_clips or policy == "resample":
+        return False
+    return policy == "windows" or num_clips > AUTO_WINDOW_FACTOR * max_clips
+
+
+def window_offsets(num_clips: int, window: int, overlap: float) -> list[int]:
+    """First clips of the windows of ``window`` clips over ``num_clips`` clips: a stride of
+    ``round(window * (1 - overlap))`` (at least 1) from clip 0, and a last window that ends at the end."""
+    if window < 1 or not 0.0 <= overlap < 1.0:
+        raise ValueError(f"window must be >= 1 and overlap in [0, 1), got {window} and {overlap}")
+    if num_clips <= window:
+        return [0]
+    stride = max(1, round(window * (1.0 - overlap)))
+    return [*range(0, num_clips - window, stride), num_clips - window]
+
+
+# ---------------------------------------------------------------------------------------------- requests
 def prepare_request(
     features: np.ndarray,
     query: str,
@@ -39,47 +179,244 @@ def prepare_request(
     config: Config,
     duration: float | None = None,
     k: int = 5,
-    device: str | torch.device = "cpu",
+    where: str = "clip features",
 ) -> Request:
-    """Check and batch one query.
+    """Check one query and cut its video into segments (module docstring).
 
-    ``features`` (T, video_dim) are the video's clip features; a video longer than ``data.max_clips`` is
-    resampled to that many clips.  ``duration`` (seconds) None means one second per clip (``T``).
+    ``features`` (T, video_dim): the video's clip features; ``duration`` (seconds) None means one second
+    per clip.  Raises ValueError (a :class:`engine.data.FeatureFileError` for bad features, named by
+    ``where``) on bad input.
     """
-    feats = np.asarray(features, dtype=np.float32)
-    dv = config.model.video_dim
-    if feats.ndim != 2 or feats.shape[1] != dv or feats.shape[0] < 1:
-        raise ValueError(f"features must be (T >= 1, {dv}) clip features, got shape {feats.shape}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    duration = float(feats.shape[0]) if duration is None else float(duration)
-    if not duration > 0:
+    config.infer.validate()
+    feats = check_clip_features(features, where, config.model.video_dim)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    video_clips = num_clips = feats.shape[0]
+    max_clips = config.data.max_clips
+    duration = float(num_clips) if duration is None else float(duration)
+    if not (math.isfinite(duration) and duration > 0):
         raise ValueError(f"duration must be positive seconds, got {duration}")
-    if feats.shape[0] > config.data.max_clips:
-        feats = resample_clips(feats, config.data.max_clips)
-    clips = feats.shape[0]
-    _, ids, classes = text.process(query)
-    words = torch.tensor([ids], dtype=torch.int64, device=device)
-    inputs = {
-        "video": torch.from_numpy(np.ascontiguousarray(feats)).to(device)[None],
-        "video_mask": torch.ones(1, clips, dtype=torch.bool, device=device),
-        "words": words,
-        "word_mask": torch.ones_like(words, dtype=torch.bool),
-        "word_class": torch.tensor([classes], dtype=torch.int64, device=device),
-    }
-    return Request(inputs, clips, duration, min(k, clips * (clips + 1) // 2))
+    if uses_windows(num_clips, max_clips, config.infer.windows):
+        offsets = window_offsets(num_clips, max_clips, config.infer.window_overlap)
+        segments = [Segment(feats[o:o + max_clips], o) for o in offsets]
+        mode = "windows"
+    else:
+        mode = "whole" if num_clips <= max_clips else "resampled"
+        feats = resample_clips(feats, max_clips)
+        segments = [Segment(feats, 0)]
+        num_clips = feats.shape[0]
+        k = min(k, num_clips * (num_clips + 1) // 2)  # the spans that exist
+    tokens, ids, classes = text.process(query)
+    notes = []
+    if all(i == UNK_ID for i in ids):
+        notes.append(f"query {query!r}: none of its words ({' '.join(tokens)}) has a vector in the model's "
+                     "vocabulary, so the prediction ignores the query")
+    return Request(query, tokens, ids, classes, segments, num_clips, duration, video_clips, k, mode,
+                   config.infer.nms_iou, notes)
 
 
-def ranked_spans(
-    start_logits: torch.Tensor, end_logits: torch.Tensor, request: Request
-) -> list[tuple[float, float, float]]:
-    """The request's ``k`` best spans ``(start_s, end_s, P_start(s) * P_end(e))`` from (1, T) boundary scores.
+def batch_inputs(
+    rows: Sequence[tuple[Request, Segment]], device: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
+    """The :data:`MODEL_INPUTS` of a batch of (request, segment) rows, zero-padded with prefix masks."""
+    clips = max(segment.features.shape[0] for _, segment in rows)
+    words = max(len(request.word_ids) for request, _ in rows)
+    dv = rows[0][1].features.shape[1]
+    video = np.zeros((len(rows), clips, dv), dtype=np.float32)
+    video_mask = np.zeros((len(rows), clips), dtype=bool)
+    ids = np.zeros((len(rows), words), dtype=np.int64)
+    classes = np.zeros((len(rows), words), dtype=np.int64)
+    word_mask = np.zeros((len(rows), words), dtype=bool)
+    for i, (request, segment) in enumerate(rows):
+        length, n = segment.features.shape[0], len(request.word_ids)
+        video[i, :length], video_mask[i, :length] = segment.features, True
+        ids[i, :n], classes[i, :n], word_mask[i, :n] = request.word_ids, request.word_class, True
+    arrays = (video, video_mask, ids, word_mask, classes)
+    return {name: torch.from_numpy(a).to(device) for name, a in zip(MODEL_INPUTS, arrays, strict=True)}
 
-    Any scores whose softmax is the boundary distribution work: logits, or log-probabilities (an
-    exported graph outputs probabilities; their log differs from the logits by a per-row constant).
+
+@dataclass
+class RowOutput:
+    """A runtime's scores for one row, cut to the row's clips: start / end scores (their softmax is the
+    boundary distribution), optional inner / Pe logits and DP's path."""
+
+    start: torch.Tensor
+    end: torch.Tensor
+    inner: torch.Tensor | None = None
+    pe: torch.Tensor | None = None
+    path: int | None = None
+
+
+def split_rows(outputs: Mapping[str, Any], lengths: Sequence[int]) -> list[RowOutput]:
+    """Per-row :class:`RowOutput` of a batch's outputs (``start_logits``, ``end_logits`` and optionally
+    ``inner_logits``, ``pe_logits``, ``path``)."""
+    wanted = ("start_logits", "end_logits", "inner_logits", "pe_logits", "path")
+    tensors = {k: torch.as_tensor(outputs[k]).detach().cpu() for k in wanted if outputs.get(k) is not None}
+    rows = []
+    for i, n in enumerate(lengths):
+        cut = {k: tensors[k][i, :n].float() for k in ("start_logits", "end_logits", "inner_logits", "pe_logits")
+               if k in tensors}
+        path = int(tensors["path"][i]) if "path" in tensors else None
+        rows.append(RowOutput(cut["start_logits"], cut["end_logits"], cut.get("inner_logits"), cut.get("pe_logits"),
+                              path))
+    return rows
+
+
+def decode_request(request: Request, rows: Sequence[RowOutput]) -> Prediction:
+    """The request's spans (module docstring) and curves from the outputs of its segments, in order."""
+    spc = request.duration / request.clips
+    if request.mode != "windows":
+        (row,) = rows
+        valid = torch.ones(1, row.start.shape[0], dtype=torch.bool)
+        s, e, score = topk_spans(row.start[None], row.end[None], valid, request.k)
+        start_s, end_s = index_to_seconds(s[0], e[0], torch.tensor(request.clips), torch.tensor(request.duration))
+        spans = list(zip(start_s.tolist(), end_s.tolist(), score[0].double().tolist(), strict=True))
+    else:
+        candidates, scores, cut = [], [], []
+        for segment, row in zip(request.segments, rows, strict=True):
+            length = row.start.shape[0]
+            n = min(length * (length + 1) // 2, max(MIN_CANDIDATES, CANDIDATES_PER_SPAN * request.k))
+            valid = torch.ones(1, length, dtype=torch.bool)
+            s, e, score = topk_spans(row.start[None], row.end[None], valid, n)
+            first = (s[0] + segment.offset).double()
+            candidates.append(torch.stack([first * spc, (e[0] + segment.offset + 1).double() * spc], dim=1))
+            scores.append(score[0].double())
+            # a span on a window edge inside the video may be a moment cut off by the window
+            cut.append(((s[0] == 0) & (segment.offset > 0)) | ((e[0] == length - 1) &
+                                                                (segment.offset + length < request.clips)))
+        spans_s, scores_all = torch.cat(candidates), torch.cat(scores)
+        kept = temporal_nms(spans_s, scores_all, request.nms_iou, request.k, demoted=torch.cat(cut))
+        spans = [(float(spans_s[i, 0]), float(spans_s[i, 1]), float(scores_all[i])) for i in kept.tolist()]
+    spans = [(float(a), min(float(b), request.duration), float(c)) for a, b, c in spans]
+    return Prediction(spans, request.clips, request.duration, request.video_clips, request.mode,
+                      len(request.segments), _curves(request, rows), rows[0].path, list(request.warnings))
+
+
+def _curves(request: Request, rows: Sequence[RowOutput]) -> dict[str, np.ndarray]:
+    """Per-clip probabilities on the request's grid, averaged over the windows that hold a clip."""
+    per_row = []
+    for row in rows:
+        curves = {"start": row.start.softmax(-1), "end": row.end.softmax(-1)}
+        curves.update({name: torch.sigmoid(v) for name, v in (("inner", row.inner), ("pe", row.pe)) if v is not None})
+        per_row.append({name: v.double().numpy() for name, v in curves.items()})
+    count = np.zeros(request.clips)
+    sums = {name: np.zeros(request.clips) for name in per_row[0]}
+    for segment, curves in zip(request.segments, per_row, strict=True):
+        span = slice(segment.offset, segment.offset + len(curves["start"]))
+        count[span] += 1
+        for name, values in curves.items():
+            sums[name][span] += values
+    return {name: total / np.maximum(count, 1) for name, total in sums.items()}
+
+
+# ---------------------------------------------------------------------------------------------- localizers
+class BaseLocalizer:
+    """``predict`` / ``predict_many`` / ``localize`` over a runtime's :meth:`forward`.
+
+    Subclasses set ``config`` (:class:`~engine.config.Config`), ``text`` (:class:`~engine.text.TextProcessor`),
+    ``device`` (where inputs go) and ``max_batch`` (the most rows one forward accepts; None = any), and
+    implement ``forward(inputs) -> {"start_logits", "end_logits"[, "inner_logits", "pe_logits", "path"]}``
+    over a padded batch of :data:`MODEL_INPUTS` (any scores whose softmax is the boundary distribution).
     """
-    mask = request.inputs["video_mask"].to(start_logits.device)
-    s, e, score = topk_spans(start_logits.float(), end_logits.float(), mask, request.k)
-    start_s, end_s = index_to_seconds(s[0], e[0], torch.tensor(request.clips), torch.tensor(request.duration))
-    columns = (start_s.tolist(), end_s.tolist(), score[0].tolist())
-    return [(float(a), float(b), float(c)) for a, b, c in zip(*columns, strict=True)]
+
+    config: Config
+    text: TextProcessor
+    device: torch.device = torch.device("cpu")
+    max_batch: int | None = None
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    def predict(
+        self, features: np.ndarray, query: str, duration: float | None = None, k: int = 5
+    ) -> list[tuple[float, float, float]]:
+        """The ``k`` best spans ``(start_s, end_s, score)`` for ``query``, best first.
+
+        ``features`` (T, video_dim) are the video's clip features; a video longer than ``data.max_clips``
+        is cut into sliding windows or resampled (``config.infer``, module docstring).  ``duration``
+        (seconds) maps clips to seconds; None means one second per clip (``duration = T``).  ``score`` is
+        ``P_start(s) * P_end(e)``.  Fewer than ``k`` come back when fewer spans exist (``L (L + 1) / 2`` for
+        L clips) or, under windows, survive the NMS.  Warns (:class:`QueryWarning`) when no word of the
+        query has a vector.
+        """
+        return self.localize(features, query, duration, k).spans
+
+    def localize(
+        self, features: np.ndarray | str | Path, query: str, duration: float | None = None, k: int = 5
+    ) -> Prediction:
+        """:meth:`predict` with everything a plot or a JSON report needs (:class:`Prediction`); ``features`` may
+        also be the path of a ``.npy`` file."""
+        return next(self.localize_many([Query(features, query, duration)], k))
+
+    def predict_many(
+        self, queries: Iterable[Query | Mapping[str, Any] | Sequence[Any]], k: int = 5,
+        batch_size: int | None = None, progress: bool = False,
+    ) -> list[list[tuple[float, float, float]]]:
+        """:meth:`predict` for each query (a :class:`Query`, a mapping or a tuple), batched; same order."""
+        return [p.spans for p in self.localize_many(queries, k, batch_size, progress)]
+
+    def localize_many(
+        self, queries: Iterable[Query | Mapping[str, Any] | Sequence[Any]], k: int = 5,
+        batch_size: int | None = None, progress: bool = False, total: int | None = None,
+    ) -> Iterator[Prediction]:
+        """:class:`Prediction` of each query, in order, lazily: queries are read (``.npy`` paths loaded) and
+        run in groups of about ``batch_size`` model rows (default ``infer.batch_size``; a long video's
+        windows count one row each), the rows of a group sorted by length so little is padded.
+        ``progress`` shows a progress bar of ``total`` queries (default ``len(queries)`` where it exists).
+        """
+        rows_per_batch = batch_size or self.config.infer.batch_size
+        if isinstance(rows_per_batch, bool) or not isinstance(rows_per_batch, int) or rows_per_batch < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {rows_per_batch!r}")
+        if self.max_batch:
+            rows_per_batch = min(rows_per_batch, self.max_batch)
+        if total is None and hasattr(queries, "__len__"):
+            total = len(queries)  # type: ignore[arg-type]
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="query", disable=not progress, dynamic_ncols=True, leave=False)
+        try:
+            group: list[Request] = []
+            rows = 0
+            for item in queries:
+                request = self._prepare(Query.of(item), k)
+                group.append(request)
+                rows += len(request.segments)
+                if rows >= rows_per_batch:
+                    yield from self._run_group(group, rows_per_batch)
+                    bar.update(len(group))
+                    group, rows = [], 0
+            if group:
+                yield from self._run_group(group, rows_per_batch)
+                bar.update(len(group))
+        finally:
+            bar.close()
+
+    def _prepare(self, query: Query, k: int) -> Request:
+        try:
+            features, where = query.features, "clip features"
+            if isinstance(features, (str, Path)):
+                features, where = read_feature_file(features), f"clip features {features}"
+            return prepare_request(features, query.query, self.text, self.config, query.duration, k, where)
+        except (ValueError, FileNotFoundError) as err:
+            if query.name is None:
+                raise
+            raise type(err)(f"{query.name}: {err}") from err
+
+    @torch.no_grad()
+    def _run_group(self, group: list[Request], rows_per_batch: int) -> Iterator[Prediction]:
+        rows = [(request, segment) for request in group for segment in request.segments]
+        order = sorted(range(len(rows)), key=lambda i: -rows[i][1].features.shape[0])  # stable: longest first
+        outputs: list[RowOutput | None] = [None] * len(rows)
+        for first in range(0, len(order), rows_per_batch):
+            chunk = order[first:first + rows_per_batch]
+            batch = [rows[i] for i in chunk]
+            out = self.forward(batch_inputs(batch, self.device))
+            for i, row in zip(chunk, split_rows(out, [s.features.shape[0] for _, s in batch]), strict=True):
+                outputs[i] = row
+        position = 0
+        for request in group:
+            mine = outputs[position:position + len(request.segments)]
+            position += len(request.segments)
+            for note in request.warnings:
+                warnings.warn(note, QueryWarning, stacklevel=4)
+            yield decode_request(request, mine)

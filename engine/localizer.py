@@ -7,24 +7,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from engine.checkpoint import BEST, config_of, model_from_checkpoint, read_checkpoint, resolve_checkpoint, vocabulary_of
 from engine.config import Config
-from engine.inference import prepare_request, ranked_spans
+from engine.inference import BaseLocalizer
 from engine.models import set_kernels
 from engine.text import TextProcessor
 from engine.vocab import Vocabulary
 
 
-class Localizer:
-    """A trained model, its vocabulary and text processing, ready to localize queries in one video."""
+class Localizer(BaseLocalizer):
+    """A trained model, its vocabulary and text processing, ready to localize queries in videos.
 
-    def __init__(self, model: nn.Module, config: Config, vocab: Vocabulary, device: torch.device) -> None:
+    ``predict`` (one query), ``predict_many`` (batched), ``localize`` (with the curves a plot shows): see
+    :class:`engine.inference.BaseLocalizer`; long videos follow ``config.infer`` (sliding windows or
+    resampling), which may be changed on ``localizer.config.infer`` before predicting.
+    """
+
+    def __init__(self, model: nn.Module, config: Config, vocab: Vocabulary, device: torch.device | str = "cpu") -> None:
+        device = torch.device(device)
         self.model, self.config, self.vocab, self.device = model.to(device).eval(), config, vocab, device
-        self.text = TextProcessor(vocab, config.data.max_words, config.data.drop_unknown_pos)
+        self.text = TextProcessor.for_config(vocab, config)
 
     @classmethod
     def from_checkpoint(
@@ -42,16 +47,5 @@ class Localizer:
         return cls(model, config, vocabulary_of(ckpt), device)
 
     @torch.no_grad()
-    def predict(
-        self, features: np.ndarray, query: str, duration: float | None = None, k: int = 5
-    ) -> list[tuple[float, float, float]]:
-        """The ``k`` best spans ``(start_s, end_s, score)`` for ``query``, best first.
-
-        ``features`` (T, video_dim) are the video's clip features; a video longer than the config's
-        ``data.max_clips`` is resampled to that many clips first.  ``duration`` (seconds) maps clip
-        indices to seconds; None means one second per clip (``duration = T``).  ``score`` is
-        ``P_start(s) * P_end(e)``.  At most ``L (L + 1) / 2`` spans exist for L clips.
-        """
-        request = prepare_request(features, query, self.text, self.config, duration, k, self.device)
-        out = self.model(**request.inputs)
-        return ranked_spans(out["start_logits"], out["end_logits"], request)
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.model(**inputs)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from engine.config import Config
-from engine.inference import prepare_request, ranked_spans
+from engine.inference import BaseLocalizer
 from engine.text import TextProcessor
 from engine.vocab import Vocabulary
 from export.onnx_export import read_onnx_metadata
@@ -23,10 +23,12 @@ from export.onnx_export import read_onnx_metadata
 Inputs = Mapping[str, torch.Tensor | np.ndarray]
 
 
-class ExportedLocalizer:
-    """``predict(features, query, duration=None, k=5)`` as ``engine.Localizer``, over ``self.run``.
+class ExportedLocalizer(BaseLocalizer):
+    """``predict(features, query, duration=None, k=5)``, ``predict_many`` and ``localize`` as ``engine.Localizer``,
+    over ``self.run``.
 
-    Subclasses implement ``run(inputs) -> {output name: array or tensor}`` for a one-video batch.
+    Subclasses implement ``run(inputs) -> {output name: array or tensor}`` for a padded batch of model
+    inputs.  A TensorRT engine's largest profile batch (in its metadata) caps the rows per call.
     """
 
     def __init__(self, metadata: dict[str, Any], source: str) -> None:
@@ -35,19 +37,21 @@ class ExportedLocalizer:
         itos = metadata["vocab"]
         # text processing only needs the word ids; the word vectors are inside the exported graph
         vocab = Vocabulary(itos, np.zeros((len(itos), 1), dtype=np.float32))
-        self.text = TextProcessor(vocab, self.config.data.max_words, self.config.data.drop_unknown_pos)
+        self.text = TextProcessor.for_config(vocab, self.config)
+        self.device = torch.device("cpu")
+        profile_max = (metadata.get("engine") or {}).get("profile", {}).get("max")
+        self.max_batch = int(profile_max[0]) if profile_max else None
 
     def run(self, inputs: Inputs) -> Mapping[str, Any]:
         raise NotImplementedError
 
-    def predict(
-        self, features: np.ndarray, query: str, duration: float | None = None, k: int = 5
-    ) -> list[tuple[float, float, float]]:
-        """The ``k`` best spans ``(start_s, end_s, score)``, best first (see ``engine.Localizer.predict``)."""
-        request = prepare_request(features, query, self.text, self.config, duration, k)
-        out = self.run(request.inputs)
-        start, end = (torch.as_tensor(out[name]).float().log() for name in ("start_prob", "end_prob"))
-        return ranked_spans(start, end, request)
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The graph's boundary probabilities as log-probabilities (their softmax is the distribution)."""
+        out = self.run(inputs)
+        scores = {f"{side}_logits": torch.as_tensor(out[f"{side}_prob"]).float().log() for side in ("start", "end")}
+        if "path" in out:
+            scores["path"] = torch.as_tensor(out["path"])
+        return scores
 
 
 class OnnxGraph:

@@ -7,12 +7,13 @@ fused-export tests then run on the GPU and add bf16 and the benchmark shapes (te
 
 import os
 
-import pytest
-import torch
-
 # tiny test shapes gain nothing from intra-op threads, and the subprocess tests (DDP, bench) would
-# oversubscribe a small CI machine: one thread per process unless the caller says otherwise
+# oversubscribe a small CI machine: one thread per process unless the caller says otherwise (set before torch
+# is imported, which reads it once)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -7,13 +7,14 @@ import dataclasses
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, get_args
 
-import numpy as np
-
+from engine.atomic import atomic_output
 from engine.checkpoint import BEST, LAST, config_of, read_checkpoint, read_training_state, resolve_checkpoint
-from engine.config import Config, KernelChoice, field_help, section_names
+from engine.config import Config, KernelChoice, WindowPolicy, field_help, section_names
+from engine.inference import Query, QueryWarning
 from engine.localizer import Localizer
 from train import distributed
 
@@ -22,6 +23,8 @@ DEFAULT_PRESET = "synthetic"
 USAGE_ERROR = 2
 METRIC_NAMES = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
 KERNEL_CHOICES = get_args(KernelChoice)
+WINDOW_CHOICES = get_args(WindowPolicy)
+REQUEST_KEYS = ("features", "query")  # required in every --requests line ("duration" optional)
 
 DESCRIPTION = """\
 Train and evaluate EAMAT / Dynamic Pathway for language-driven action localization.
@@ -40,6 +43,10 @@ examples:
   python -m train --resume runs/tacos                # continue a killed run (same result as uninterrupted)
   python -m train --eval-only runs/tacos/best.pt
   python -m train predict --ckpt runs/synthetic/best.pt --features video.npy --query "a person opens the door"
+  python -m train predict --ckpt runs/synthetic --features long.npy --query "..." --plot spans.png
+  python -m train predict --ckpt runs/synthetic --requests queries.jsonl --out spans.jsonl
+  python -m train check-data --set data.dataset=custom --set data.annotations=my/annotations \\
+      --set data.features=my/features
   python -m train --help-config                      # every config field, its default and meaning
 """
 
@@ -61,6 +68,7 @@ def load_config(name_or_path: str | None) -> Config:
 def config_reference(cfg: Config) -> str:
     """Every config field as YAML (``section: field: value  # comment [default: x]``), for --help-config."""
     lines = ["# fields of a config file (values of the selected --config); override any with --set section.field=v"]
+    lines += [f"# note: {note}" for note in cfg.advisories()]
     defaults = Config()
     for section in section_names():
         lines.append(f"{section}:")
@@ -105,21 +113,56 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print every config field with its value, default and meaning, then exit")
     parser.add_argument("--list-configs", action="store_true", help="print the preset names, then exit")
 
-    commands = parser.add_subparsers(dest="command", metavar="{predict}", title="subcommands")
+    commands = parser.add_subparsers(dest="command", metavar="{predict,check-data}", title="subcommands")
     predict = commands.add_parser(
-        "predict", help="top-k spans for one query in one video (python -m train predict --help)",
-        description="Localize a query in one video with a trained checkpoint; prints a table and JSON.",
+        "predict", help="top-k spans for queries in videos (python -m train predict --help)",
+        description="Localize a query in a video (--features, --query) or many (--requests) with a trained "
+                    "checkpoint.\nOne query: prints a table and a JSON line (spans, EAMAT's per-clip Pe, DP's "
+                    "pathway).\nBad input (features with NaN / Inf, not an .npy array, a foreign checkpoint): "
+                    "one line on\nstderr naming the file, exit code 2, nothing written.",
         formatter_class=argparse.RawTextHelpFormatter,
     )
     predict.add_argument("--ckpt", required=True,
                          help="checkpoint file (best.pt / last.pt) or run directory (= its best.pt)")
-    predict.add_argument("--features", required=True, metavar="NPY", help="the video's clip features, (T, video_dim)")
-    predict.add_argument("--query", required=True, help="the sentence to localize")
+    predict.add_argument("--features", metavar="NPY", help="the video's clip features, (T, video_dim)")
+    predict.add_argument("--query", help="the sentence to localize")
     predict.add_argument("--duration", type=float,
                          help="video duration in seconds (default: the number of clips, one second per clip)")
+    predict.add_argument("--requests", metavar="JSONL",
+                         help='many queries: one {"features": path, "query": text, "duration": s} per line\n'
+                              "(duration optional; other keys are copied to the output), run in batches")
+    predict.add_argument("--out", dest="predictions", metavar="JSONL",
+                         help="with --requests: where the ranked spans go, one line per request\n"
+                              "(default: <requests>.predictions.jsonl; written only when every request succeeds)")
+    predict.add_argument("--plot", metavar="PNG",
+                         help="draw start / end / inside probabilities over time with the top spans\n"
+                              "(EAMAT: the Pe curve; DP: the pathway in the title)")
     predict.add_argument("-k", "--topk", type=int, default=5, help="number of spans to return (default 5)")
+    predict.add_argument("--windows", choices=WINDOW_CHOICES,
+                         help="videos longer than data.max_clips: sliding windows, resampling, or auto (windows\n"
+                              "when longer than 2 x max_clips; the default: the checkpoint's infer.windows)")
+    predict.add_argument("--overlap", type=float, help="window overlap, a fraction in [0, 1) (default 0.25)")
+    predict.add_argument("--nms-iou", type=float, help="IoU threshold of the NMS merging windows' spans (default 0.5)")
+    predict.add_argument("--batch-size", type=int, help="model rows per forward pass with --requests (default 32)")
     predict.add_argument("--device", help="cpu | cuda | cuda:N (default: CUDA when available)")
     predict.add_argument("--kernels", choices=KERNEL_CHOICES, help="override the checkpoint's model.kernels")
+    predict.add_argument("--no-progress", dest="predict_quiet", action="store_true",
+                         help="no progress bar with --requests")
+
+    check = commands.add_parser(
+        "check-data", help="read a dataset once and report what training would make of it",
+        description="Read the dataset of a config once, as training would: pairs per split, dropped / clipped\n"
+                    "annotations with their line numbers, missing / unreadable feature files, NaN / Inf, widths.\n"
+                    "Prints a table and a JSON line; exit code 0 when training would work, 2 when it would fail.",
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    check.add_argument("--config", dest="check_config", metavar="NAME|PATH",
+                       help=f"preset name {preset_names()} or a YAML file (default: {DEFAULT_PRESET})")
+    check.add_argument("--set", dest="check_overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                       help="override a config field, e.g. --set data.dataset=custom --set data.annotations=DIR")
+    check.add_argument("--strict", action="store_true", help="also fail when any annotation is dropped")
+    check.add_argument("--json", dest="check_json", metavar="FILE", help="also write the JSON summary to FILE")
+    check.add_argument("--no-progress", dest="check_quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -140,6 +183,14 @@ def results_table(cfg: Config, test: dict[str, Any], baselines: dict[str, dict[s
         table += f"\npathway chosen: exploitation {100 * usage['exploitation']:.1f}%, " \
                  f"exploration {100 * usage['exploration']:.1f}%"
     return table
+
+
+def cue_lines(cues: dict[str, Any]) -> str:
+    """The cue report (:meth:`train.loop.Trainer.cue_report`) as readable lines."""
+    if "skipped" in cues:
+        return f"cue report skipped: {cues['skipped']}"
+    return ("cue report: swapping the motion word changes {:.1f}% of the test predictions, swapping the entity "
+            "word {:.1f}%").format(cues["motion_swap_changed"], cues["entity_swap_changed"])
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -182,6 +233,8 @@ def run_training(args: argparse.Namespace) -> int:
         cfg, ckpt = _setup(args)
     except (KeyError, TypeError, ValueError, FileNotFoundError) as err:
         return usage_error(err)
+    for note in cfg.advisories():
+        print(f"warning: {note}", file=sys.stderr)
     process, device = distributed.start(cfg.train.device)
     try:
         started = time.perf_counter()
@@ -205,6 +258,7 @@ def run_training(args: argparse.Namespace) -> int:
         if process.is_main:
             label = f"{cfg.model.name} (best val epoch {results['best_epoch']})"
             print(results_table(cfg, results["test"], results["baselines"], label))
+            print(cue_lines(results["cues"]))
             metrics_file = Path(cfg.train.out_dir) / "metrics.json"
             print(f"wall time {time.perf_counter() - started:.0f} s; metrics in {metrics_file}")
         return 0
@@ -227,24 +281,139 @@ def report_evaluation(trainer: Any, cfg: Config, ckpt: dict[str, Any]) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """``predict``: one query (table + JSON on stdout, optional --plot) or --requests (JSONL file)."""
     try:
+        single = _predict_mode(args)
+        queries = None if single else read_requests(Path(args.requests))
         localizer = Localizer.from_checkpoint(args.ckpt, args.device, args.kernels)
-        features = np.load(args.features)
-        spans = localizer.predict(features, args.query, args.duration, args.topk)
-    except (KeyError, TypeError, ValueError, FileNotFoundError) as err:
-        return usage_error(err)
-    duration = args.duration if args.duration is not None else float(len(features))
-    print(f"query: {args.query!r}   video: {args.features} ({len(features)} clips, {duration:g} s)")
+        for option, key in (("windows", "windows"), ("overlap", "window_overlap"), ("nms_iou", "nms_iou"),
+                            ("batch_size", "batch_size")):
+            if getattr(args, option) is not None:
+                localizer.config.set(f"infer.{key}", getattr(args, option), f"--{option.replace('_', '-')}")
+        localizer.config.infer.validate()
+        if single:
+            return predict_one(localizer, args)
+        return predict_requests(localizer, args, queries)
+    except (KeyError, TypeError, ValueError, FileNotFoundError, RuntimeError) as err:
+        return usage_error(err, one_line=True)
+
+
+def _predict_mode(args: argparse.Namespace) -> bool:
+    """True for one query, False for --requests; a usage error for a mix or a missing part."""
+    if args.requests:
+        extra = [f"--{name}" for name in ("features", "query", "duration", "plot") if getattr(args, name) is not None]
+        if extra:
+            raise ValueError(f"--requests takes its features, queries and durations from the file; drop {extra}")
+        return False
+    if args.predictions:
+        raise ValueError("--out is where --requests results go; one query prints its result")
+    missing = [f"--{name}" for name in ("features", "query") if getattr(args, name) is None]
+    if missing:
+        raise ValueError(f"predict needs --features and --query (or --requests FILE); missing {missing}")
+    return True
+
+
+def predict_one(localizer: Localizer, args: argparse.Namespace) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QueryWarning)  # the prediction carries them; printed below, once
+        prediction = localizer.localize(args.features, args.query, args.duration, args.topk)
+    if args.plot:
+        from engine.plots import plot_prediction
+
+        plot_prediction(prediction, args.plot, args.query)
+    for note in prediction.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    detail = {"whole": "", "resampled": f", resampled to {prediction.clips} clips",
+              "windows": f", {prediction.windows} windows of {localizer.config.data.max_clips} clips"}[prediction.mode]
+    print(f"query: {args.query!r}   video: {args.features} ({prediction.video_clips} clips, "
+          f"{prediction.duration:g} s{detail})" + (f"   pathway: {prediction.pathway}" if prediction.pathway else ""))
     print(f"{'rank':>4}  {'start_s':>8}  {'end_s':>8}  {'score':>7}")
-    for rank, (start, end, score) in enumerate(spans, 1):
+    for rank, (start, end, score) in enumerate(prediction.spans, 1):
         print(f"{rank:>4}  {start:8.2f}  {end:8.2f}  {score:7.4f}")
-    print(json.dumps({"query": args.query, "duration": duration,
-                      "spans": [{"start": s, "end": e, "score": p} for s, e, p in spans]}))
+    if args.plot:
+        print(f"plot: {args.plot}")
+    print(json.dumps({"query": args.query, **prediction.to_json()}))
     return 0
 
 
-def usage_error(err: BaseException) -> int:
-    message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+def read_requests(path: Path) -> list[tuple[dict[str, Any], Query]]:
+    """The lines of a --requests file as (the line's object, its :class:`Query`); a bad line is an error
+    naming ``file:line``.  Blank lines are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read --requests file {path}: {err}") from err
+    requests = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            entry = json.loads(line)
+        except ValueError as err:
+            raise ValueError(f"{where}: not JSON ({getattr(err, 'msg', err)})") from err
+        if not isinstance(entry, dict) or any(key not in entry for key in REQUEST_KEYS):
+            raise ValueError(f"{where}: expected an object with \"features\" (a .npy path) and \"query\" "
+                             f"[and \"duration\" in seconds], got {line.strip()[:80]}")
+        features, query, duration = entry["features"], entry["query"], entry.get("duration")
+        if not isinstance(features, str) or not isinstance(query, str):
+            raise ValueError(f"{where}: \"features\" and \"query\" must be strings")
+        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
+            raise ValueError(f"{where}: \"duration\" must be a number of seconds, got {duration!r}")
+        requests.append((entry, Query(features, query, duration, where)))
+    if not requests:
+        raise ValueError(f"--requests file {path} holds no requests")
+    return requests
+
+
+def predict_requests(localizer: Localizer, args: argparse.Namespace,
+                     requests: list[tuple[dict[str, Any], Query]]) -> int:
+    """Every request, batched, into a JSONL file (written whole or not at all)."""
+    source = Path(args.requests)
+    out = Path(args.predictions) if args.predictions else source.with_name(f"{source.stem}.predictions.jsonl")
+    queries = [query for _, query in requests]
+    from tqdm import tqdm
+
+    started, warned = time.perf_counter(), 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QueryWarning)  # printed per line below
+        with atomic_output(out) as tmp, open(tmp, "w", encoding="utf-8") as sink:
+            predictions = localizer.localize_many(queries, args.topk, progress=not args.predict_quiet)
+            for (entry, query), prediction in zip(requests, predictions, strict=True):
+                for note in prediction.warnings:
+                    warned += 1
+                    tqdm.write(f"warning: {query.name}: {note}", file=sys.stderr)  # above the progress bar
+                sink.write(json.dumps({**entry, **prediction.to_json(pe=False)}) + "\n")
+    seconds = time.perf_counter() - started
+    print(f"{len(requests)} requests -> {out} ({seconds:.1f} s, {len(requests) / max(seconds, 1e-9):.1f} queries/s"
+          + (f"; {warned} warning(s)" if warned else "") + ")")
+    return 0
+
+
+def run_check_data(args: argparse.Namespace) -> int:
+    """``check-data``: the dataset report; exit 0 when training would work, 2 otherwise."""
+    from engine.data.check import check_data
+
+    try:
+        cfg = load_config(args.check_config or args.config).apply_overrides(args.overrides + args.check_overrides)
+    except (KeyError, TypeError, ValueError) as err:
+        return usage_error(err)
+    result = check_data(cfg.data, strict=args.strict, progress=not (args.check_quiet or args.no_progress))
+    print(result.table())
+    summary = json.dumps(result.to_json())
+    print(summary)
+    if args.check_json:
+        with atomic_output(args.check_json) as tmp:
+            tmp.write_text(summary + "\n")
+    return 0 if result.ok else USAGE_ERROR
+
+
+def usage_error(err: BaseException, one_line: bool = False) -> int:
+    """Print ``err`` as ``python -m train: error: ...`` on stderr (``one_line``: its lines joined into one) and
+    return the usage-error exit code."""
+    message = str(err.args[0] if isinstance(err, KeyError) and err.args else err).strip()
+    if one_line:
+        message = " ".join(line.strip() for line in message.splitlines() if line.strip())
     print(f"python -m train: error: {message}", file=sys.stderr)
     return USAGE_ERROR
 
@@ -254,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "predict":
         return run_predict(args)
+    if args.command == "check-data":
+        return run_check_data(args)
     if args.list_configs:
         print("\n".join(preset_names()))
         return 0

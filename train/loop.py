@@ -42,15 +42,19 @@ from engine.checkpoint import (
     vocabulary_of,
 )
 from engine.config import Config
-from engine.data import build_datasets, collate
+from engine.data import GroundingDataset, build_datasets, collate
 from engine.decoding import decode_spans, index_to_seconds
 from engine.metrics import evaluate as span_metrics
 from engine.models import build_model, set_kernels
+from engine.plots import PlotUnavailable
+from engine.text import TextProcessor
 from engine.vocab import UNK_ID
 from kernels.policy import triton_interpreted
 from kernels.registry import get_backend
 from train import distributed
 from train.baselines import baseline_metrics
+from train.cues import CUES, changed_share, has_cue_words, swapped_dataset
+from train.curves import CURVE_FILE, plot_training_curve
 from train.distributed import Process
 from train.optim import build_optimizer, clip_gradients, linear_schedule
 from train.rng import capture_rng, restore_rng
@@ -130,7 +134,7 @@ class Trainer:
             raise ValueError(f"model.kernels={cfg.model.kernels!r} needs a CUDA device (or TRITON_INTERPRET=1 for "
                              "CPU testing); use 'auto' or 'reference' on CPU")
 
-        self.splits, data_vocab = build_datasets(cfg.data)
+        self.splits, data_vocab = build_datasets(cfg.data, model=cfg.model.name)
         # a checkpoint brings its own vocabulary: the data's word ids are mapped onto it (unknown -> <unk>)
         self.vocab = vocabulary_of(checkpoint) if checkpoint is not None else data_vocab
         self.word_map = None if self.vocab.itos == data_vocab.itos else torch.tensor(
@@ -166,6 +170,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.best: dict[str, Any] | None = None  # {"epoch", "metrics"} of the best validation epoch
         self.history: list[dict[str, Any]] = []
+        self.curve_skipped = False  # no matplotlib: the training curve is skipped (reported once)
         if resume and checkpoint is not None:
             self._restore(checkpoint)
 
@@ -245,9 +250,10 @@ class Trainer:
         return stats
 
     @torch.no_grad()
-    def evaluate(self, split: str) -> Evaluation:
-        """Decode the best span of every sample of ``split`` (sharded across ranks, gathered) and score it."""
-        dataset = self.splits[split]
+    def evaluate(self, split: str | GroundingDataset) -> Evaluation:
+        """Decode the best span of every sample of ``split`` (a split's name or a dataset; sharded across ranks,
+        gathered) and score it."""
+        dataset = self.splits[split] if isinstance(split, str) else split
         indices = distributed.shard(len(dataset), self.process)
         loader = DataLoader(Subset(dataset, indices), batch_size=self.batch_size, shuffle=False,
                             collate_fn=collate, num_workers=self.cfg.data.num_workers)
@@ -314,6 +320,7 @@ class Trainer:
             self.save(improved)
             if self.process.is_main:
                 print(epoch_line(self.history[-1], self.cfg.train.epochs, improved), flush=True)
+                self.write_curve()
         if self.epoch < self.cfg.train.epochs:
             return None
         if self.best is None:
@@ -328,12 +335,38 @@ class Trainer:
             "val": self.best["metrics"],
             "test": test.summary(),
             "baselines": self.baselines(test),
+            "cues": self.cue_report(test),
             "history": self.history,
             "train_seconds_this_session": time.perf_counter() - started,
         }
         if self.process.is_main:
             write_json(results, self.run_dir / METRICS_FILE)
         return results
+
+    def cue_report(self, test: Evaluation) -> dict[str, Any]:
+        """Share (%) of test predictions that change when each query's motion word, or its entity word, is
+        swapped for another (:mod:`train.cues`); DP's pathway usage.  Synthetic data only."""
+        dataset = self.splits["test"]
+        report: dict[str, Any] = {"path_usage": test.path_usage} if test.path_usage else {}
+        if self.cfg.data.dataset != "synthetic" or not has_cue_words(dataset.samples):
+            return {**report, "skipped": "the cue report needs the synthetic set's entity / motion word lists"}
+        text = TextProcessor.for_config(self.vocab, self.cfg)
+        for cue in CUES:
+            swapped = self.evaluate(swapped_dataset(dataset, cue, text, self.cfg.train.seed))
+            report[f"{cue}_swap_changed"] = changed_share(test.pred_seconds, swapped.pred_seconds)
+        return report
+
+    def write_curve(self) -> None:
+        """``training_curve.png`` in the run directory (losses and validation metrics per epoch); a picture that
+        cannot be drawn (no matplotlib) is reported once and skipped, never stopping the run."""
+        if self.curve_skipped:
+            return
+        try:
+            plot_training_curve(self.history, self.run_dir / CURVE_FILE, f"{self.cfg.model.name}, {self.run_dir}")
+        except PlotUnavailable as err:
+            self.curve_skipped = True
+            print(f"warning: no {CURVE_FILE}: {err}", flush=True)
+
 
 
 def epoch_line(record: dict[str, Any], epochs: int, improved: bool) -> str:

@@ -15,6 +15,15 @@ Pairs are validated alike (:func:`validated_moment`). Dropped, counted per reaso
 ``bad_duration`` (duration <= 0), ``empty_sentence``, ``start_not_before_end``, ``start_beyond_duration``.
 Kept but adjusted (counted in ``clipped``): a negative start becomes 0, an end past the duration becomes
 the duration (as VSLNet does). Blank lines are not annotations and are skipped.
+
+Custom data (``data.dataset=custom``; folder with ``train.jsonl``, ``test.jsonl`` and optionally
+``val.jsonl``): one JSON object per line, ``{"video": id, "query": text, "start": s, "end": s,
+"duration": s}`` (seconds; other keys are ignored); the features are ``<data.features>/<video>.npy``.
+Without ``val.jsonl``, val is carved out of train by video exactly as for Charades.  A line that is not
+such an object is dropped as ``malformed``.
+
+Every dropped or clipped pair of Charades-STA and custom files is also listed, with its file and line
+number, in :attr:`SplitReport.issues` (``python -m train check-data`` prints them).
 """
 
 from __future__ import annotations
@@ -41,6 +50,20 @@ class Moment:
     duration: float
 
 
+@dataclass(frozen=True)
+class LineIssue:
+    """A dropped or clipped annotation: ``where`` is ``file:line`` (or ``file:key``), ``reason`` a drop reason or
+    ``clipped``, ``detail`` the values involved."""
+
+    where: str
+    reason: str
+    detail: str
+    dropped: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.detail or self.reason} ({'dropped' if self.dropped else 'kept, clipped'})"
+
+
 @dataclass
 class SplitReport:
     """What an annotation parser made of one split: pairs kept, pairs dropped per reason, pairs clipped."""
@@ -48,35 +71,51 @@ class SplitReport:
     loaded: int = 0
     dropped: Counter = field(default_factory=Counter)
     clipped: int = 0
+    issues: list[LineIssue] = field(default_factory=list)  # dropped / clipped pairs whose place is known
+
+    def drop(self, reason: str, where: str | None = None, detail: str = "") -> None:
+        self.dropped[reason] += 1
+        if where is not None:
+            self.issues.append(LineIssue(where, reason, detail))
 
     def summary(self) -> str:
         dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(self.dropped.items()) if n) or "none"
         return f"{self.loaded} pairs loaded, dropped: {dropped}; times clipped to the video: {self.clipped}"
 
 
-def validated_moment(
-    report: SplitReport, video_id: str, sentence: str, start: float, end: float, duration: float | None
-) -> Moment | None:
-    """A :class:`Moment`, or None after counting the reason it is dropped in ``report``."""
-    sentence = sentence.strip()
-    reason = None
+def moment_problem(sentence: str, start: float, end: float, duration: float | None) -> tuple[str, str] | None:
+    """(drop reason, detail) of an annotation that cannot be used, None for a usable one."""
     if duration is None:
-        reason = "unknown_video"
-    elif not all(math.isfinite(x) for x in (start, end, duration)):
-        reason = "malformed"
-    elif duration <= 0:
-        reason = "bad_duration"
-    elif not sentence:
-        reason = "empty_sentence"
-    elif start >= end:
-        reason = "start_not_before_end"
-    elif start >= duration:
-        reason = "start_beyond_duration"
-    if reason is not None:
-        report.dropped[reason] += 1
+        return "unknown_video", "no duration for the video"
+    if not all(math.isfinite(x) for x in (start, end, duration)):
+        return "malformed", f"non-finite time (start {start}, end {end}, duration {duration})"
+    if duration <= 0:
+        return "bad_duration", f"duration {duration:g} s is not positive"
+    if not sentence.strip():
+        return "empty_sentence", "empty query"
+    if start >= end:
+        return "start_not_before_end", f"start {start:g} s is not before end {end:g} s"
+    if start >= duration:
+        return "start_beyond_duration", f"start {start:g} s is not inside the {duration:g} s video"
+    return None
+
+
+def validated_moment(
+    report: SplitReport, video_id: str, sentence: str, start: float, end: float, duration: float | None,
+    where: str | None = None,
+) -> Moment | None:
+    """A :class:`Moment`, or None after counting the reason it is dropped in ``report`` (and listing it in
+    ``report.issues`` when ``where`` names its place)."""
+    sentence = sentence.strip()
+    problem = moment_problem(sentence, start, end, duration)
+    if problem is not None:
+        report.drop(problem[0], where, problem[1])
         return None
     if start < 0 or end > duration:
         report.clipped += 1
+        if where is not None:
+            detail = f"times {start:g}-{end:g} s clipped to the {duration:g} s video"
+            report.issues.append(LineIssue(where, "clipped", detail, dropped=False))
     report.loaded += 1
     return Moment(video_id, sentence, max(start, 0.0), min(end, duration), duration)
 
@@ -95,16 +134,17 @@ def load_charades(
         sources["val"] = val_file
     for file_split, path in sources.items():
         carve_val = file_split == "train" and "val" not in sources
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(_read_lines(path), 1):
             if not line.strip():
                 continue
+            where = f"{path}:{number}"
             parsed = _charades_line(line)
             if parsed is None:
-                reports[file_split].dropped["malformed"] += 1
+                reports[file_split].drop("malformed", where, "expected 'VIDEO START END##sentence'")
                 continue
             video_id, start, end, sentence = parsed
             split = "val" if carve_val and in_charades_val(video_id, val_fraction) else file_split
-            moment = validated_moment(reports[split], video_id, sentence, start, end, durations.get(video_id))
+            moment = validated_moment(reports[split], video_id, sentence, start, end, durations.get(video_id), where)
             if moment is not None:
                 moments[split].append(moment)
     return moments, reports
@@ -113,6 +153,61 @@ def load_charades(
 def in_charades_val(video_id: str, val_fraction: float = CHARADES_VAL_FRACTION) -> bool:
     """Whether a Charades train video belongs to the carved-out val split (deterministic, by id only)."""
     return zlib.crc32(video_id.encode("utf-8")) % 1000 < round(1000 * val_fraction)
+
+
+CUSTOM_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
+CUSTOM_KEYS = ("video", "query", "start", "end", "duration")
+
+
+def load_custom(
+    root: str | Path, val_fraction: float = CHARADES_VAL_FRACTION
+) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
+    """Custom-data moments and reports for "train", "val", "test" (format in the module docstring)."""
+    root = Path(root)
+    moments = {split: [] for split in SPLITS}
+    reports = {split: SplitReport() for split in SPLITS}
+    sources = {split: root / name for split, name in CUSTOM_FILES.items() if split != "val" or (root / name).is_file()}
+    for file_split, path in sources.items():
+        carve_val = file_split == "train" and "val" not in sources
+        for number, line in enumerate(_read_lines(_required(path)), 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            parsed = _custom_line(line)
+            if isinstance(parsed, str):
+                reports[file_split].drop("malformed", where, parsed)
+                continue
+            video_id, sentence, start, end, duration = parsed
+            split = "val" if carve_val and in_charades_val(video_id, val_fraction) else file_split
+            moment = validated_moment(reports[split], video_id, sentence, start, end, duration, where)
+            if moment is not None:
+                moments[split].append(moment)
+    return moments, reports
+
+
+def _custom_line(line: str) -> tuple[str, str, float, float, float] | str:
+    """The fields of a custom annotation line, or what is wrong with it."""
+    try:
+        entry = json.loads(line)
+    except ValueError as err:
+        return f"not JSON ({getattr(err, 'msg', err)})"
+    if not isinstance(entry, dict):
+        return f"expected a JSON object with keys {list(CUSTOM_KEYS)}, got {type(entry).__name__}"
+    missing = [key for key in CUSTOM_KEYS if key not in entry]
+    if missing:
+        return f"missing {', '.join(repr(k) for k in missing)}"
+    video_id, sentence = entry["video"], entry["query"]
+    if not isinstance(video_id, str) or not video_id or video_id in (".", "..") or any(c in video_id for c in "/\\"):
+        return f"'video' must be a feature file name (without .npy), got {video_id!r}"
+    if not isinstance(sentence, str):
+        return f"'query' must be a string, got {sentence!r}"
+    times = []
+    for key in ("start", "end", "duration"):
+        value = entry[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{key!r} must be a number of seconds, got {value!r}"
+        times.append(float(value))
+    return video_id, sentence, *times
 
 
 def load_tacos(root: str | Path) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
@@ -124,7 +219,8 @@ def load_tacos(root: str | Path) -> tuple[dict[str, list[Moment]], dict[str, Spl
         for key, entry in _read_json(_required(root / f"{split}.json")).items():
             video_id = key.removesuffix(".avi")
             for sentence, start, end, duration in _tacos_pairs(entry, reports[split]):
-                moment = validated_moment(reports[split], video_id, sentence, start, end, duration)
+                where = f"{root / f'{split}.json'}:{key}"
+                moment = validated_moment(reports[split], video_id, sentence, start, end, duration, where)
                 if moment is not None:
                     moments[split].append(moment)
     return moments, reports
@@ -185,6 +281,13 @@ def _read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"annotation file {path} must hold a JSON object keyed by video, got {type(data).__name__}")
     return data
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read annotation file {path}: {err}") from err
 
 
 def _required(path: Path) -> Path:

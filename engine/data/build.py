@@ -5,27 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.config import DataConfig
-from engine.data.annotations import SPLITS, SplitReport, load_charades, load_tacos
+from engine.data.annotations import SPLITS, SplitReport, load_charades, load_custom, load_tacos
 from engine.data.dataset import GroundingDataset, make_samples
 from engine.data.features import ArrayFeatures, ClipFeatures, NpyFeatures
 from engine.data.synthetic import generate_from_config
 from engine.glove import build_vocabulary
-from engine.text import tag_queries
+from engine.text import deletes_unknown_pos, masked_class, tag_queries
 from engine.vocab import Vocabulary
 
-_LOADERS = {"charades": load_charades, "tacos": load_tacos}
+LOADERS = {"charades": load_charades, "tacos": load_tacos, "custom": load_custom}  # data.dataset -> parser
 
 
 def build_datasets(
-    config: DataConfig, cache: str | Path | None = None
+    config: DataConfig, cache: str | Path | None = None, model: str = "eamat"
 ) -> tuple[dict[str, GroundingDataset], Vocabulary]:
     """Datasets for "train", "val", "test" and the vocabulary of all their query words (GloVe ``config.glove``).
 
-    ``cache``: folder of the GloVe subset cache (default :func:`engine.glove.cache_dir`).
+    ``cache``: folder of the GloVe subset cache (default :func:`engine.glove.cache_dir`); ``model``: the model
+    whose text rule applies (:func:`engine.text.deletes_unknown_pos`).
     """
     moments, reports, features = _load(config)
     sentences = (m.sentence for split in SPLITS for m in moments[split])
-    tagged = tag_queries(sentences, config.max_words, config.drop_unknown_pos)
+    drop = deletes_unknown_pos(config.drop_unknown_pos, model)
+    tagged = tag_queries(sentences, config.max_words, drop, masked_class(config.mask_words))
     vocab = build_vocabulary((t for tokens, _ in tagged.values() for t in tokens), config.glove, cache)
     splits = {
         split: GroundingDataset(make_samples(moments[split], tagged, vocab), features, reports[split])
@@ -52,6 +54,6 @@ def _load(config: DataConfig) -> tuple[dict, dict[str, SplitReport], ClipFeature
     for key in ("annotations", "features"):
         if not getattr(config, key):
             raise ValueError(f"data.{key} must name a folder for data.dataset={config.dataset!r}")
-    moments, reports = _LOADERS[config.dataset](config.annotations)
+    moments, reports = LOADERS[config.dataset](config.annotations)
     video_ids = {m.video_id for split in SPLITS for m in moments[split]}
     return moments, reports, NpyFeatures(config.features, video_ids, config.max_clips)

@@ -3,14 +3,85 @@
 A feature array is (T, dv) float with any dv (I3D 1024, C3D 4096, synthetic 64), the same for every video
 of a dataset. Videos longer than ``max_clips`` are average-pooled to ``max_clips`` clips
 (:func:`resample_clips`); shorter ones are kept as they are.
+
+Every reader of feature files -- the datasets, ``python -m train predict`` and ``check-data`` -- goes
+through :func:`read_feature_file` and :func:`check_clip_features`, so a bad file gets the same one-line
+message everywhere: not a ``.npy`` file, a pickled object array, the wrong shape or width, NaN / Inf
+(with the first bad row).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"  # an .npz archive
+
+
+class FeatureFileError(ValueError):
+    """A clip-feature file or array that cannot be used; the message names it and the problem, on one line."""
+
+
+def read_feature_file(path: str | Path, mmap_mode: str | None = None) -> np.ndarray:
+    """The array of a ``.npy`` file, never unpickling anything.
+
+    Raises FileNotFoundError for a missing file and :class:`FeatureFileError` for a file that is not a
+    ``.npy`` array (e.g. a pickle, an ``.npz`` archive, text), holds Python objects, or is truncated.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such feature file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(NPY_MAGIC))
+            if magic != NPY_MAGIC:
+                kind = "it is an .npz archive; save one array with np.save" if magic.startswith(ZIP_MAGIC) else (
+                    "no NumPy header: a pickle or another format?")
+                raise FeatureFileError(f"{path}: not a .npy array file ({kind})")
+            f.seek(0)
+            version = np.lib.format.read_magic(f)
+            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            dtype = header[version](f)[2] if version in header else None
+        if dtype is not None and dtype.hasobject:
+            raise FeatureFileError(
+                f"{path}: holds an array of Python objects (dtype {dtype}, pickled), not numbers; "
+                "save a numeric array: np.save(path, features.astype(np.float32))")
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except FeatureFileError:
+        raise
+    except (OSError, ValueError, EOFError) as err:
+        raise FeatureFileError(f"{path}: unreadable .npy file ({_first_line(err)})") from err
+
+
+def check_clip_features(array: np.ndarray, where: str, video_dim: int | None = None) -> np.ndarray:
+    """``array`` as float32 after checking it is a finite, real-valued (T >= 1, video_dim) array.
+
+    ``where`` names the array in the messages (e.g. ``clip features /data/v.npy``); ``video_dim`` None
+    accepts any width.  Raises :class:`FeatureFileError`.
+    """
+    array = np.asarray(array)
+    if array.dtype.hasobject or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise FeatureFileError(f"{where}: {array.dtype} array; clip features must be real numbers (float32)")
+    dv = "dv" if video_dim is None else video_dim
+    if array.ndim != 2 or array.shape[0] < 1 or (video_dim is not None and array.shape[1] != video_dim):
+        raise FeatureFileError(f"{where}: shape {array.shape}; expected (T >= 1, {dv}) clip features")
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        row = int(bad[0])
+        what = "NaN" if np.isnan(array[row]).any() else "Inf"
+        raise FeatureFileError(f"{where}: row {row} (clip {row}) holds {what}; "
+                               f"{len(bad)} of {array.shape[0]} rows are not finite")
+    return array.astype(np.float32, copy=False)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def resample_clips(features: np.ndarray, max_clips: int) -> np.ndarray:
@@ -45,14 +116,8 @@ class ClipFeatures:
 
     def _checked(self, video_id: str, array: np.ndarray, where: str) -> np.ndarray:
         """``array`` resampled, after checking it is a finite (T >= 1, video_dim) array."""
-        if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != self.video_dim:
-            raise ValueError(
-                f"clip features of video '{video_id}' ({where}) have shape {array.shape}; "
-                f"expected (T >= 1, {self.video_dim}) like the other videos of the dataset"
-            )
-        if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
-            raise ValueError(f"clip features of video '{video_id}' ({where}) must be finite floats ({array.dtype})")
-        return resample_clips(array, self.max_clips)
+        return resample_clips(check_clip_features(array, f"clip features of video '{video_id}' ({where})",
+                                                  self.video_dim), self.max_clips)
 
 
 class NpyFeatures(ClipFeatures):
@@ -87,11 +152,10 @@ class NpyFeatures(ClipFeatures):
         return self._checked(video_id, self._read(video_id), str(self.path(video_id)))
 
     def _read(self, video_id: str, mmap_mode: str | None = None) -> np.ndarray:
-        path = self.path(video_id)
         try:
-            return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"cannot read clip features of video '{video_id}' from {path}: {err}") from err
+            return read_feature_file(self.path(video_id), mmap_mode)
+        except FeatureFileError as err:  # the message starts with the path
+            raise FeatureFileError(f"cannot read clip features of video '{video_id}' from {err}") from err
 
 
 class ArrayFeatures(ClipFeatures):
@@ -110,3 +174,53 @@ class ArrayFeatures(ClipFeatures):
             return self.arrays[video_id]
         except KeyError:
             raise KeyError(f"no clip features for video '{video_id}' in memory") from None
+
+
+@dataclass
+class FeatureScan:
+    """What :func:`scan_features` found: one entry per video, every file read once."""
+
+    clips: dict[str, int] = field(default_factory=dict)  # readable, valid videos -> clip count T
+    widths: dict[str, int] = field(default_factory=dict)  # readable, valid videos -> width dv
+    missing: dict[str, str] = field(default_factory=dict)  # video -> the path that does not exist
+    unreadable: dict[str, str] = field(default_factory=dict)  # video -> one-line problem (format, shape, NaN / Inf)
+
+    @property
+    def width(self) -> int | None:
+        """The most common width (the dataset's dv), None when no file was readable."""
+        if not self.widths:
+            return None
+        values, counts = np.unique(list(self.widths.values()), return_counts=True)
+        return int(values[np.argmax(counts)])
+
+    @property
+    def other_widths(self) -> dict[str, int]:
+        """Videos whose width differs from :attr:`width`."""
+        return {v: w for v, w in self.widths.items() if w != self.width}
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unreadable or self.other_widths)
+
+
+def scan_features(directory: str | Path, video_ids: Iterable[str], progress: bool = False) -> FeatureScan:
+    """Read every ``<directory>/<video_id>.npy`` once and record its clip count and width, or its problem."""
+    directory = Path(directory)
+    scan = FeatureScan()
+    ids = sorted(set(video_ids))
+    if progress:
+        from tqdm import tqdm
+
+        ids = tqdm(ids, desc="feature files", unit="file", leave=False, dynamic_ncols=True)
+    for video_id in ids:
+        path = directory / f"{video_id}.npy"
+        if not path.is_file():
+            scan.missing[video_id] = str(path)
+            continue
+        try:
+            array = check_clip_features(read_feature_file(path), str(path))
+        except FeatureFileError as err:
+            scan.unreadable[video_id] = str(err)
+            continue
+        scan.clips[video_id], scan.widths[video_id] = array.shape
+    return scan

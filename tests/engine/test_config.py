@@ -29,3 +29,9 @@ def test_yaml_round_trip(tmp_path):
     path.write_text("model: {nope: 1}\n")
     with pytest.raises(KeyError, match=str(path)):
         Config.load(path)
+
+
+def test_renamed_keys_of_older_configs_set_their_successors():
+    """Checkpoints written before DP's kernel list was split into LoL / SpL lists still load."""
+    cfg = Config.from_dict({"model": {"name": "dp", "conv_kernels": [3, 5]}}, "old checkpoint")
+    assert cfg.model.lol_kernels == cfg.model.spl_kernels == [3, 5]

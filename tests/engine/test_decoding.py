@@ -1,4 +1,4 @@
-"""Span decoding vs brute force; seconds <-> clip index conversions."""
+"""Span decoding vs brute force; seconds <-> clip index conversions; temporal NMS vs greedy NMS."""
 
 import itertools
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from engine import decode_spans, index_to_seconds, seconds_to_index, topk_spans
+from engine.decoding import temporal_iou, temporal_nms
 
 B, T = 6, 9
 LENGTHS = [9, 5, 1, 9, 7, 3]
@@ -53,3 +54,53 @@ def test_conversions_follow_the_spec():
     assert (float(st), float(et)) == (6.0, 16.0)
     with pytest.raises(ValueError, match="duration"):
         seconds_to_index(0.0, 1.0, 10, 0.0)
+
+
+def brute_force_nms(spans, scores, threshold):
+    """Textbook greedy NMS in plain Python: the oracle of temporal_nms."""
+    def iou(a, b):
+        inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+        union = (a[1] - a[0]) + (b[1] - b[0]) - inter
+        return inter / union if union > 0 else 0.0
+
+    kept = []
+    for i in sorted(range(len(spans)), key=lambda j: (-scores[j], j)):
+        if all(iou(spans[i], spans[j]) < threshold for j in kept):
+            kept.append(i)
+    return kept
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 1.0])
+def test_temporal_nms_matches_greedy_nms(threshold):
+    generator = torch.Generator().manual_seed(int(threshold * 10))
+    starts = torch.randint(0, 20, (40,), generator=generator).double()
+    spans = torch.stack([starts, starts + torch.randint(1, 8, (40,), generator=generator)], 1)
+    spans[5] = spans[3]  # an exact duplicate
+    scores = torch.rand(40, generator=generator)
+    want = brute_force_nms(spans.tolist(), scores.tolist(), threshold)
+    assert temporal_nms(spans, scores, threshold).tolist() == want
+    assert temporal_nms(spans, scores, threshold, k=3).tolist() == want[:3]
+    assert 5 not in want or 3 not in want  # the duplicate never survives with its twin
+
+
+def test_temporal_iou_and_nms_edge_cases():
+    a = torch.tensor([[0.0, 4.0], [2.0, 6.0], [10.0, 12.0]])
+    iou = temporal_iou(a, a)
+    assert torch.allclose(torch.diag(iou), torch.ones(3, dtype=torch.float64))
+    assert iou[0, 1] == pytest.approx(2 / 6) and iou[0, 2] == 0.0
+    assert temporal_nms(a, torch.tensor([0.5, 0.9, 0.1]), 0.3).tolist() == [1, 2]  # 0 overlaps 1 by 1/3
+    assert temporal_nms(a, torch.tensor([0.5, 0.9, 0.1]), 0.4).tolist() == [1, 0, 2]
+    assert temporal_nms(a[:0], torch.zeros(0), 0.5).tolist() == []
+    with pytest.raises(ValueError, match="iou_threshold"):
+        temporal_nms(a, torch.ones(3), 0.0)
+
+
+def test_demoted_spans_yield_to_the_whole_moment():
+    """A window-cut part of a moment (demoted) loses to the moment seen whole, even with a higher score and
+    an IoU under the threshold; a demoted span that overlaps nothing is kept, ranked by its score."""
+    spans = torch.tensor([[70.0, 78.0], [76.0, 78.0], [10.0, 12.0]])
+    scores = torch.tensor([0.6, 0.9, 0.95])
+    demoted = torch.tensor([False, True, True])
+    assert temporal_nms(spans, scores, 0.5).tolist() == [2, 1, 0]  # plain NMS keeps the part (IoU 0.25)
+    assert temporal_nms(spans, scores, 0.5, demoted=demoted).tolist() == [2, 0]
+    assert temporal_nms(spans, scores, 0.5, k=1, demoted=demoted).tolist() == [2]

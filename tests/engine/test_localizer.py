@@ -46,10 +46,17 @@ def test_predict_returns_k_sorted_spans_inside_the_video(checkpoint: Path):
                                                           for a, b, _ in spans])
 
 
-def test_long_videos_are_resampled_and_few_clips_cap_k(checkpoint: Path):
+def test_long_videos_are_windowed_or_resampled_and_few_clips_cap_k(checkpoint: Path):
     localizer = Localizer.from_checkpoint(checkpoint, device="cpu")
     dv = localizer.config.model.video_dim
     long = np.random.default_rng(1).normal(size=(5 * MAX_CLIPS, dv)).astype(np.float32)
+    assert localizer.config.infer.windows == "auto"  # a checkpoint's default: windows beyond 2 x max_clips
+    windowed = localizer.localize(long, QUERY, 200.0, k=K)
+    assert windowed.mode == "windows" and windowed.windows > 1
+    check_spans(windowed.spans, 200.0, len(windowed.spans))
+    step = 200.0 / (5 * MAX_CLIPS)  # spans on the video's own clips
+    assert all(abs(end / step - round(end / step)) < 1e-6 for _, end, _ in windowed.spans)
+    localizer.config.infer.windows = "resample"
     spans = localizer.predict(long, QUERY, 200.0, k=K)
     check_spans(spans, 200.0, K)
     step = 200.0 / MAX_CLIPS  # resampled to max_clips clips

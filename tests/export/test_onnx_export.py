@@ -85,7 +85,9 @@ def test_onnx_localizer_predicts_like_the_engine_localizer(exported: Exported):
     reference = Localizer.from_checkpoint(exported.checkpoint, device="cpu")
     localizer = OnnxLocalizer(exported.onnx)
     rng = np.random.default_rng(0)
-    for clips in (MAX_CLIPS // 2, 3 * MAX_CLIPS):  # the second is resampled to max_clips
+    for clips, windows in ((MAX_CLIPS // 2, "auto"), (3 * MAX_CLIPS, "auto"), (3 * MAX_CLIPS, "resample")):
+        for runtime in (localizer, reference):  # sliding windows, then the same video resampled to max_clips
+            runtime.config.infer.windows = windows
         features = rng.normal(size=(clips, VIDEO_DIM)).astype(np.float32)
         got = localizer.predict(features, QUERY, duration=42.0, k=5)
         want = reference.predict(features, QUERY, duration=42.0, k=5)

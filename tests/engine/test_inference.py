@@ -1,0 +1,161 @@
+"""engine.inference: sliding windows for long videos, batched queries, curves, warnings and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import Localizer
+from engine.data.features import FeatureFileError
+from engine.inference import QueryWarning, uses_windows, window_offsets
+from tests.engine.edge_model import edge_localizer, event_video, iou
+from tests.export.tiny import MAX_CLIPS, VIDEO_DIM, write_checkpoint
+
+QUERY = "a person opens the door"
+LONG_FACTOR = 8  # the long video: 8 x max_clips clips
+SECONDS_PER_CLIP = 1.5
+EVENT_CLIPS = 3
+FOUND_IOU, EXACT = 0.99, 1e-9  # windows find the event exactly
+MISSED_IOU = 0.5  # R1@0.5: resampling 8:1 merges a 3-clip event into 8-clip bins, IoU <= 3/8
+SCORE_ATOL = 1e-5  # predict_many vs predict (padding, batch composition)
+
+
+@pytest.mark.parametrize("num_clips, window, overlap", [(100, 24, 0.25), (49, 24, 0.0), (25, 24, 0.5), (300, 7, 0.9)])
+def test_windows_cover_the_video_with_the_overlap(num_clips: int, window: int, overlap: float):
+    offsets = window_offsets(num_clips, window, overlap)
+    assert offsets[0] == 0 and offsets[-1] == num_clips - window and offsets == sorted(set(offsets))
+    stride = max(1, round(window * (1 - overlap)))
+    assert all(b - a == stride for a, b in zip(offsets[:-2], offsets[1:-1], strict=True))
+    assert 0 < offsets[-1] - offsets[-2] <= stride
+    covered = np.zeros(num_clips, dtype=int)
+    for offset in offsets:
+        covered[offset:offset + window] += 1
+    assert covered.min() >= 1
+    assert window_offsets(window - 3, window, overlap) == [0]
+
+
+def test_window_policy():
+    m = MAX_CLIPS
+    assert not any(uses_windows(m, m, p) for p in ("auto", "windows", "resample"))  # short videos: unchanged
+    assert uses_windows(m + 1, m, "windows") and not uses_windows(m + 1, m, "auto")
+    assert uses_windows(2 * m + 1, m, "auto") and not uses_windows(2 * m, m, "auto")
+    assert not uses_windows(100 * m, m, "resample")
+    with pytest.raises(ValueError, match="infer.windows"):
+        uses_windows(3 * m, m, "sometimes")
+
+
+def test_long_video_target_in_the_last_window_is_found_by_windows_not_by_resampling():
+    """The issue's test: an event near the end of an 8 x max_clips video, found at the right time by a model
+    that finds it in a short video; resampling the long video to max_clips blurs it."""
+    num_clips = LONG_FACTOR * MAX_CLIPS
+    first = num_clips - MAX_CLIPS // 2 - EVENT_CLIPS // 2  # inside the last window only
+    last = first + EVENT_CLIPS - 1
+    truth = (first * SECONDS_PER_CLIP, (last + 1) * SECONDS_PER_CLIP)
+    video, duration = event_video(num_clips, first, last), num_clips * SECONDS_PER_CLIP
+
+    short = video[num_clips - MAX_CLIPS:]  # the last window as a video of its own
+    offset_s = (num_clips - MAX_CLIPS) * SECONDS_PER_CLIP
+    (start, end, _), *_ = edge_localizer().predict(short, QUERY, MAX_CLIPS * SECONDS_PER_CLIP)
+    assert iou((start + offset_s, end + offset_s), truth) > FOUND_IOU
+
+    found = edge_localizer("auto").localize(video, QUERY, duration)
+    assert found.mode == "windows" and found.windows == len(window_offsets(num_clips, MAX_CLIPS, 0.25))
+    best = found.spans[0]
+    assert abs(best[0] - truth[0]) < EXACT and abs(best[1] - truth[1]) < EXACT
+    resampled = edge_localizer("resample").localize(video, QUERY, duration)
+    assert resampled.mode == "resampled" and iou(resampled.spans[0][:2], truth) < MISSED_IOU
+    print(f"\nlong video {num_clips} clips / {duration:g} s, truth {truth[0]:.2f}-{truth[1]:.2f} s: windows "
+          f"{best[0]:.2f}-{best[1]:.2f} s (IoU {iou(best[:2], truth):.2f}); resampled "
+          f"{resampled.spans[0][0]:.2f}-{resampled.spans[0][1]:.2f} s (IoU {iou(resampled.spans[0][:2], truth):.2f})")
+
+
+def test_windowed_spans_are_merged_by_nms_and_stay_inside_the_video():
+    num_clips = 5 * MAX_CLIPS
+    video = event_video(num_clips, 10, 13)
+    video[70:74, 0] += 1.0  # a second event, in other windows
+    localizer = edge_localizer("windows")
+    spans = localizer.predict(video, QUERY, 200.0, k=5)
+    assert 1 <= len(spans) <= 5
+    scores = [s for _, _, s in spans]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 <= s < e <= 200.0 for s, e, _ in spans)
+    ious = [iou(a[:2], b[:2]) for i, a in enumerate(spans) for b in spans[i + 1:]]
+    assert max(ious, default=0.0) < localizer.config.infer.nms_iou
+    step = 200.0 / num_clips
+    assert {(round(s / step), round(e / step)) for s, e, _ in spans[:2]} == {(10, 14), (70, 74)}
+
+
+@pytest.fixture(scope="module", params=["eamat", "dp"])
+def tiny_localizer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Localizer:
+    """A freshly initialised tiny model (real layers, so padding and batching are exercised)."""
+    path = write_checkpoint(tmp_path_factory.mktemp(request.param) / "best.pt", request.param)
+    return Localizer.from_checkpoint(path, device="cpu")
+
+
+def test_predict_many_equals_predict_per_query(tiny_localizer: Localizer):
+    rng = np.random.default_rng(3)
+    lengths = (5, 3 * MAX_CLIPS, 9, MAX_CLIPS + 7)  # short, windows, short, resampled
+    queries = ("a person opens the door", "the person walks to the window and sits", "door",
+               "someone closes the window")
+    requests = [(rng.normal(size=(n, VIDEO_DIM)).astype(np.float32), q, 2.0 * n) for n, q in zip(lengths, queries,
+                                                                                               strict=True)]
+    one_by_one = [tiny_localizer.predict(*r, k=4) for r in requests]
+    for batch_size in (2, 64):  # several batches of mixed rows; all rows in one batch
+        many = tiny_localizer.predict_many(requests, k=4, batch_size=batch_size)
+        assert len(many) == len(requests)
+        for got, want in zip(many, one_by_one, strict=True):
+            assert [g[:2] for g in got] == [w[:2] for w in want]
+            np.testing.assert_allclose([g[2] for g in got], [w[2] for w in want], atol=SCORE_ATOL)
+
+
+def test_prediction_carries_curves_pe_and_pathway(tiny_localizer: Localizer):
+    video = np.random.default_rng(4).normal(size=(3 * MAX_CLIPS, VIDEO_DIM)).astype(np.float32)
+    prediction = tiny_localizer.localize(video, QUERY, 60.0)
+    assert prediction.clips == prediction.video_clips == 3 * MAX_CLIPS
+    for name in ("start", "end", "inner"):
+        curve = prediction.curves[name]
+        assert curve.shape == (3 * MAX_CLIPS,) and ((curve >= 0) & (curve <= 1)).all()
+    summary = prediction.to_json()
+    if tiny_localizer.config.model.name == "eamat":
+        assert len(summary["pe"]) == 3 * MAX_CLIPS and prediction.path is None and "pathway" not in summary
+    else:
+        assert "pe" not in summary and summary["pathway"] in ("exploitation", "exploration")
+
+
+def test_query_without_known_words_warns_that_it_is_ignored():
+    localizer = edge_localizer()
+    video = event_video(MAX_CLIPS, 3, 6)
+    with pytest.warns(QueryWarning, match="ignores the query"):
+        prediction = localizer.localize(video, "xyzzy plugh", 10.0)
+    assert prediction.warnings and "xyzzy" in prediction.warnings[0]
+    assert not localizer.localize(video, QUERY, 10.0).warnings
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda v: np.where(np.arange(len(v))[:, None] == 7, np.nan, v), r"row 7 \(clip 7\) holds NaN"),
+    (lambda v: np.where(np.arange(len(v))[:, None] == 2, np.inf, v), r"row 2 \(clip 2\) holds Inf"),
+    (lambda v: v.astype(object), "object array"),
+    (lambda v: v[:, :5], rf"shape \(20, 5\); expected \(T >= 1, {VIDEO_DIM}\)"),
+    (lambda v: v[None], "expected"),
+])
+def test_bad_features_are_refused_with_the_problem(bad, message: str):
+    video = event_video(20, 3, 6).astype(np.float64)
+    with pytest.raises(FeatureFileError, match=message):
+        edge_localizer().predict(bad(video), QUERY)
+
+
+def test_feature_files_are_read_without_unpickling(tmp_path: Path):
+    localizer = edge_localizer()
+    good = tmp_path / "good.npy"
+    np.save(good, event_video(20, 3, 6))
+    assert localizer.predict(good, QUERY) == localizer.predict(np.load(good), QUERY)
+    pickled = tmp_path / "pickled.npy"
+    pickled.write_bytes(b"\x80\x04\x95 not numpy")
+    with pytest.raises(FeatureFileError, match=rf"{pickled}: not a .npy array file"):
+        localizer.predict(pickled, QUERY)
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([np.ones(3), "x"], dtype=object), allow_pickle=True)
+    with pytest.raises(FeatureFileError, match="array of Python objects"):
+        localizer.predict(objects, QUERY)
