@@ -72,7 +72,7 @@ class Case:
     flops: float | None = None  # per call, for TFLOP/s
     items: int | None = None  # samples per call, for samples/s
     memory: bool = False  # record peak CUDA memory of the timed variants
-    tolerance: float | None = None  # overrides the SPEC §6 kernel tolerance of the dtype (see model suite)
+    tolerance: float | None = None  # overrides the docs/design.md §8.5 kernel tolerance of the dtype (see model suite)
     steps: int | None = None  # sequential steps of the longest chain (recurrences): per-step latency
     step_bytes: float | None = None  # bytes of recurrent state moved per step: the bandwidth floor of a step
 

@@ -1,4 +1,4 @@
-"""Numerical parity: the error measure, the tolerances of SPEC §6, and the perturbation that proves they bite.
+"""Numerical parity: the error measure, the tolerances (docs/design.md §8.5), the perturbation that proves they bite.
 
 Error of a tensor ``got`` against ``want``: ``max|got - want| / max|want|`` (norm-wise relative error in
 the max norm; element-wise relative error is meaningless where the reference crosses zero).  Over a
@@ -7,7 +7,7 @@ least ``SCALE_FLOOR`` times the largest magnitude of the list: a gradient that i
 (a bias before a softmax, whose outputs do not depend on it) holds only rounding noise, and that noise
 must not be compared with itself.  A NaN or Inf anywhere makes the error NaN, and NaN never passes.
 
-Tolerances (SPEC §6): fp32 1e-5 with TF32 off, 1e-3 with TF32 on; fp16 / bf16 1e-2; gradients alike.
+Tolerances (docs/design.md §8.5): fp32 1e-5 with TF32 off, 1e-3 with TF32 on; fp16 / bf16 1e-2; gradients alike.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Run (the repository's ``testpaths`` is ``tests``, so this is a separate command)
 The cases are those of :func:`bench.plans.cases` -- the one enumeration ``python -m bench`` uses too -- for
 the plan in ``BENCH_PLAN`` (default: ``quick`` on CPU, torch.compile variants off; ``full`` on CUDA, fp32 and
 bf16), e.g. ``BENCH_PLAN=gpu-quick pytest bench/``.  ``test_parity`` asserts every variant against its
-reference (SPEC §6 tolerances);
+reference (docs/design.md §8.5 tolerances);
 ``test_speed`` times each timed variant with pytest-benchmark, rotating through pre-generated inputs
 and synchronising CUDA after every call.  Speed is reported, never asserted.
 """

@@ -1,4 +1,4 @@
-"""Context-query attention block (SPEC §2.3) as a module over ``kernels.context_query_attention``."""
+"""Context-query attention block (docs/design.md §2.4) as a module over ``kernels.context_query_attention``."""
 
 from __future__ import annotations
 

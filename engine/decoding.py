@@ -1,4 +1,4 @@
-"""Span decoding and the clip-index <-> seconds conversions (SPEC §2.4)."""
+"""Span decoding and the clip-index <-> seconds conversions (docs/design.md §2.6, §2.7)."""
 
 from __future__ import annotations
 

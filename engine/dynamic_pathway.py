@@ -1,4 +1,4 @@
-"""Dynamic Pathway (Yang, Wu et al., IEEE TMM 2024; SPEC §4): a query picks exploitation or exploration.
+"""Dynamic Pathway (Yang, Wu et al., IEEE TMM 2024; docs/design.md §4): a query picks exploitation or exploration.
 
 Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
 
@@ -45,7 +45,7 @@ Choices where the paper is silent:
 * Dropout ``config.dropout`` on the word vectors, on the clip features, between the BiLSTM layers and
   inside the blocks; the BiLSTM has ``d/2`` hidden units per direction.
 * GoL / TeN outputs are zeroed on padded clips so padding never reaches a valid clip.
-* The heads use GELU (shared with EAMAT, SPEC §4 "heads as EAMAT") where the paper writes ReLU.
+* The heads use GELU (shared with EAMAT, docs/design.md §4.2) where the paper writes ReLU.
 * The loss is EAMAT's without the Pe term; EAMAT's optional alignment term is not defined for DP
   (``align_weight`` must be 0).
 """

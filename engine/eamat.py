@@ -1,4 +1,4 @@
-"""EAMAT: entity-aware and motion-aware Transformers (Yang & Wu, IJCAI 2022; SPEC §3).
+"""EAMAT: entity-aware and motion-aware Transformers (Yang & Wu, IJCAI 2022; docs/design.md §3).
 
 Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
 
@@ -21,7 +21,7 @@ are multi-scale temporal convolutions ("conv-transformer"), or a residual multi-
 MS-LSTM layer ("conv" / "lstm", :class:`ResidualTemporalLayer`); ``entity_branch=False`` ("w/o EA Trans")
 drops F_ev, CQA_e, the entity blocks and Pe: G = F_mv and the motion CQA reads ``F_q + P`` (every word).
 
-Choices where the paper is silent (SPEC §3 records the rest):
+Choices where the paper is silent (docs/design.md §3.2 records the rest):
 
 * ``word_class`` 1 = entity, 2 = motion, 0 = other; ``None`` treats every word as "other", so both
   queries are ``F_q + P`` (the residual form of Eq. 2 with p^o = 1).

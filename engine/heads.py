@@ -4,7 +4,7 @@ Heads (EAMAT Eq. 9/11, DP Eq. 15/16): start, end and inner scores, each an MLP `
 (Linear -> GELU -> Dropout -> Linear; the papers write ReLU, the authors' EAMAT code uses GELU).
 Start/end logits are masked to the valid clips with :data:`MASKED_LOGIT`.
 
-Loss (SPEC §3.7, §4), all terms averaged over the batch:
+Loss (docs/design.md §5.1), all terms averaged over the batch:
 
     L = boundary_weight * (CE(start) + CE(end))           CE over the valid clips
       + inner_weight    * BCE_w(inner, y_in)              y_in = 1 on clips start_idx..end_idx

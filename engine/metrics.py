@@ -1,4 +1,4 @@
-"""R@1 at IoU thresholds and mIoU, in percent (SPEC §2.4)."""
+"""R@1 at IoU thresholds and mIoU, in percent (docs/design.md §2.8)."""
 
 from __future__ import annotations
 

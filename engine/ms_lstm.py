@@ -1,4 +1,4 @@
-"""Strided multi-scale LSTM encoder (SPEC §2.1; EAMAT Eq. 3-4, DP Eq. 3-4)."""
+"""Strided multi-scale LSTM encoder (docs/design.md §2.1; EAMAT Eq. 3-4, DP Eq. 3-4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pre-LN Transformer blocks: standard (Linear Q/K/V) and EAMAT's LSTM Transformer (SPEC §2.2)."""
+"""Pre-LN Transformer blocks: standard (Linear Q/K/V) and EAMAT's LSTM Transformer (docs/design.md §2.2, §2.3)."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ class FrozenWordEmbedding(nn.Module):
     The table (``.vectors``, (V, word_dim)) is a persistent buffer: it is saved in the state_dict (a
     checkpoint rebuilds the model without GloVe), never trained and never weight-decayed.  Row 0
     (``<pad>``) is whatever the table holds (zero from the vocabulary) and is masked downstream.
-    Choice (SPEC §3.1 allows zero or learned): id 1 maps to the trainable vector ``.unk``, initialised
-    to zero, so out-of-vocabulary words start as "no information" and may learn a shared meaning.
+    Choice (docs/design.md §6.4; a zero or a learned row would both do): id 1 maps to the trainable vector ``.unk``,
+    initialised to zero, so out-of-vocabulary words start as "no information" and may learn a shared meaning.
     """
 
     def __init__(self, vectors: torch.Tensor) -> None:

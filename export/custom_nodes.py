@@ -10,14 +10,14 @@ plugin) and ``aot`` (1: the ahead-of-time compiled kernel, 0: the Python-callbac
         -> y (E, B, T, S*2H), scratch_0 (1,), scratch_1 (1,)
         attributes num_scales = S, hidden_size = H.  ``gates = x W_ih^T + b_ih + b_hh`` for every frame, with the
         [s=1 fwd | s=1 bwd | s=2 fwd | ...] blocks of i, f, g, o gates (``torch.nn.LSTM`` order);
-        w_hh row w = (e*S + s-1)*2 + direction.  y: the hidden states of SPEC §2.1 on valid frames;
+        w_hh row w = (e*S + s-1)*2 + direction.  y: the hidden states of docs/design.md §2.1 on valid frames;
         frames past a sample's length are unspecified (the graph replaces them with zeros).  The two
         1-element outputs are placeholders, unused by the graph: Triton (>= 3.3) compiles every kernel with
         two trailing scratch-pointer parameters, and TensorRT fills an AOT kernel's parameters with the
         node's inputs, then its extra scalars, then its outputs -- the placeholders make those lists agree.
 
     CQA(video (B, T, d), query (B, N, d), video_mask (B, T) int32, query_mask (B, N) int32,
-        w_c (d,), w_q (d,), w_m (d,)) -> X (B, T, 3d) = [A | C ⊙ A | C ⊙ Bq]   (SPEC §2.3)
+        w_c (d,), w_q (d,), w_m (d,)) -> X (B, T, 3d) = [A | C ⊙ A | C ⊙ Bq]   (docs/design.md §2.4)
 
 The emitters are registered as kernel backends (:data:`BACKENDS`: ``"onnx-nodes-aot"`` and
 ``"onnx-nodes-jit"``, by the MSLSTM plugin implementation they request); an export selects one with

@@ -1,4 +1,4 @@
-"""Kernel suite: the fused MS-LSTM and CQA ops against their PyTorch reference (SPEC §6).
+"""Kernel suite: the fused MS-LSTM and CQA ops against their PyTorch reference (docs/design.md §10.1, tolerances §8.5).
 
 Variants of every case:
 

@@ -5,7 +5,7 @@ Batch (COMMON interface): "video" (B,T,dv) float32 | "video_mask" (B,T) bool | "
 float32 (1 on clips start_idx..end_idx) | "duration" (B,) float32 | "gt_seconds" (B,2) float32 |
 "num_clips" (B,) int64 | "video_id", "sentence" lists. T and N are the longest video / query of the batch;
 padding is zero (<pad> = 0 for words) and masks are prefix masks, True = valid.
-Labels follow SPEC §2.4 on the video's clip count after resampling (``seconds_to_index``).
+Labels follow docs/design.md §2.7 on the video's clip count after resampling (``seconds_to_index``).
 """
 
 from __future__ import annotations

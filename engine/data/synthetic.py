@@ -1,4 +1,4 @@
-"""Embedded synthetic grounding dataset (SPEC §5): seeded, needs no download; the default
+"""Embedded synthetic grounding dataset (docs/design.md §7.4): seeded, needs no download; the default
 sizes (2800 videos) take about a second to generate. Two versions (``DataConfig.synthetic_version``):
 version 2, the default, is version 1 plus a per-clip motion signature (below); version 1 stays
 reproducible bit for bit.
@@ -41,7 +41,7 @@ e* and m*, so a model that ignores either cue cannot tell the target from one di
 Ground truth: the start lies inside clip a (fraction 0.05..0.45 of it), the end inside clip b
 (0.55..0.95), at dur/L seconds per clip with dur = L · U(0.8, 1.25) s; all times are rounded to 0.01 s
 (so they survive the text format of :func:`write_to_disk` exactly) and map back to clips a..b under
-SPEC §2.4's ``seconds_to_index``.
+docs/design.md §2.7's ``seconds_to_index``.
 
 Splits draw from independent streams seeded by (seed, split), so a split does not change when another
 split's size does. Both versions make the same random draws, so a version 2 video is its version 1 video

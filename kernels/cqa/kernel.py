@@ -1,4 +1,4 @@
-"""Triton kernels of context-query attention (SPEC §2.3): three forward and three backward launches.
+"""Triton kernels of context-query attention (docs/design.md §2.4, §8.4): three forward and three backward launches.
 
 Math, per sample b (C (T, d) clips, Q (N, d) words, cm (T,), qm (N,) validity, w_c, w_q, w_m (d,)):
 

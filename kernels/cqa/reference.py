@@ -1,6 +1,6 @@
 """Reference context-query attention (VSLNet / EAMAT / DP), the oracle for the fused kernel.
 
-Math (SPEC §2.3), per sample, C (T, d) clips, Q (N, d) words, masks cm (T,), qm (N,):
+Math (docs/design.md §2.4), per sample, C (T, d) clips, Q (N, d) words, masks cm (T,), qm (N,):
 
     S[i, j] = C[i]·w_c + Q[j]·w_q + (C[i] ⊙ w_m)·Q[j]            trilinear similarity (T, N)
     S_r     = softmax_j(S + (1 - qm[j]) * -1e30)                  over words   (T, N)

@@ -1,6 +1,6 @@
 """Fused MS-LSTM: autograd op over the Triton kernels, a drop-in for :func:`ms_lstm_reference`.
 
-Design (SPEC §2.1, §6):
+Design (docs/design.md §2.1, §8.3):
 
 * **Input projection** for every frame, scale and direction of an encoder is one batched GEMM outside the
   recurrence: ``gates = x_e @ W_ih_stack^T + (b_ih + b_hh)`` -> (E, B, T, S*2*4H) (``torch.baddbmm``,

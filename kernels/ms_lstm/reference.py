@@ -1,6 +1,6 @@
 """Reference strided multi-scale bidirectional LSTM (the oracle for the fused kernel).
 
-Math (SPEC §2.1). For an encoder with scales s = 1..S, sample b of valid length L_b and
+Math (docs/design.md §2.1). For an encoder with scales s = 1..S, sample b of valid length L_b and
 sub-sequence j in [0, s): ``out_s[b, j::s][:n] = BiLSTM_s(x[b, j::s][:n])`` with
 ``n = ceil((L_b - j) / s)`` -- each sub-sequence is run alone at its true length, so the reverse
 direction starts at its last *valid* frame.  Padded frames are zero.  Output concatenates the

@@ -1,4 +1,4 @@
-"""bench.parity: the error measure, the SPEC §6 tolerances and the perturbation hook."""
+"""bench.parity: the error measure, the docs/design.md §8.5 tolerances and the perturbation hook."""
 
 import math
 

@@ -46,7 +46,7 @@ def test_topk_is_sorted_and_valid():
         assert (s[b][valid] <= e[b][valid]).all() and (e[b][valid] < LENGTHS[b]).all()
 
 
-def test_conversions_follow_the_spec():
+def test_conversions_follow_the_design_notes():
     assert seconds_to_index(3.0, 7.9, num_clips=10, duration=10.0) == (3, 7)
     assert seconds_to_index(9.5, 12.0, num_clips=10, duration=10.0) == (9, 9)  # end clipped to L-1
     assert seconds_to_index(8.0, 8.01, num_clips=4, duration=10.0) == (3, 3)

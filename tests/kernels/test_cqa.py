@@ -73,7 +73,7 @@ def seeded_randn(*shape: int, seed: int) -> torch.Tensor:
 
 
 def direct_float64(video, query, video_mask, query_mask, w_c, w_q, w_m, proj_weight, proj_bias):
-    """SPEC §2.3 written out in einsums, -inf masking and the T x T association (independent of the op)."""
+    """docs/design.md §2.4 written out in einsums, -inf masking and the T x T association (independent of the op)."""
     S = (
         torch.einsum("btk,k->bt", video, w_c)[:, :, None]
         + torch.einsum("bnk,k->bn", query, w_q)[:, None, :]

@@ -1,4 +1,4 @@
-"""The reference CQA against a direct float64 evaluation of SPEC §2.3, sample by sample: the reference runs on
+"""The reference CQA against a direct float64 evaluation of docs/design.md §2.4, sample by sample: the reference runs on
 ``--device`` (inputs drawn on the CPU and moved), the textbook evaluation on the CPU."""
 
 import torch

@@ -1,4 +1,4 @@
-"""GroundingDataset items and collate: Batch shapes, dtypes, masks, padding and SPEC §2.4 labels."""
+"""GroundingDataset items and collate: Batch shapes, dtypes, masks, padding and docs/design.md §2.7 labels."""
 
 import numpy as np
 import torch
