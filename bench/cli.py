@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from bench.plans import DEFAULT_PLAN, PLANS, get_plan
+from engine.device import resolve_device
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_PERTURB = 1e-3
@@ -79,14 +80,10 @@ def _parse_list(text: str, allowed, flag: str) -> list[str]:
 
 
 def _device(arg: str | None) -> torch.device:
-    if arg is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(arg)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"python -m bench: --device {arg} but torch sees no CUDA device")
-    if device.type not in ("cpu", "cuda"):
-        raise SystemExit(f"python -m bench: --device must be cpu or cuda[:N], got {arg}")
-    return device
+    try:
+        return resolve_device(arg)
+    except ValueError as err:
+        raise SystemExit(f"python -m bench: --device: {err}") from None
 
 
 def _variant_names(case) -> str:

@@ -28,8 +28,9 @@ from bench.cases import Case, Settings, check_parity, default_timing
 from bench.cli import DTYPES, QUICK_COMPILE_SKIP
 from bench.records import ParityRecord, SkipRecord, environment, parity_failures
 from bench.timing import synchronize
+from engine.device import resolve_device
 
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+DEVICE = resolve_device("auto")
 ON_CUDA = DEVICE.type == "cuda"
 PLAN = plans.get_plan(os.environ.get("BENCH_PLAN", "full" if ON_CUDA else "quick"))
 TINY = PLAN.tiny_shapes(DEVICE.type)

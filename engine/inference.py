@@ -41,10 +41,10 @@ import torch
 from engine.config import Config, WindowPolicy
 from engine.data.features import check_clip_features, read_feature_file, resample_clips
 from engine.decoding import index_to_seconds, temporal_nms, topk_spans
+from engine.models import MODEL_INPUTS
 from engine.text import TextProcessor
 from engine.vocab import UNK_ID
 
-MODEL_INPUTS = ("video", "video_mask", "words", "word_mask", "word_class")  # the models' forward arguments
 WINDOW_POLICIES: tuple[str, ...] = get_args(WindowPolicy)
 AUTO_WINDOW_FACTOR = 2  # infer.windows="auto": windows when T > AUTO_WINDOW_FACTOR * max_clips
 CANDIDATES_PER_SPAN, MIN_CANDIDATES = 4, 16  # spans each window proposes to the NMS: max(4 k, 16)

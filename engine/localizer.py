@@ -12,6 +12,7 @@ from torch import nn
 
 from engine.checkpoint import BEST, config_of, model_from_checkpoint, read_checkpoint, resolve_checkpoint, vocabulary_of
 from engine.config import Config
+from engine.device import resolve_device
 from engine.inference import BaseLocalizer
 from engine.models import set_kernels
 from engine.text import TextProcessor
@@ -37,7 +38,7 @@ class Localizer(BaseLocalizer):
     ) -> Localizer:
         """Load ``best.pt`` / ``last.pt`` (a run directory means its best.pt); ``device`` None = CUDA when
         available; ``kernels`` overrides the checkpoint's ``model.kernels``."""
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = resolve_device(device)
         ckpt = read_checkpoint(resolve_checkpoint(path, BEST))
         config = config_of(ckpt)
         model = model_from_checkpoint(ckpt, config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 IOU_THRESHOLDS = (0.3, 0.5, 0.7)
+METRIC_NAMES = (*(f"R1@{t}" for t in IOU_THRESHOLDS), "mIoU")  # the keys of evaluate(), in table order
 
 
 def temporal_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

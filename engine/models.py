@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -11,6 +13,12 @@ from engine.eamat import EAMAT
 from kernels.registry import check_backend_name
 
 MODELS: dict[str, type[nn.Module]] = {"eamat": EAMAT, "dp": DynamicPathway}
+MODEL_INPUTS = ("video", "video_mask", "words", "word_mask", "word_class")  # every model's forward arguments
+
+
+def model_inputs(batch: dict[str, Any]) -> tuple[torch.Tensor, ...]:
+    """The :data:`MODEL_INPUTS` of a batch dict, in forward order: ``model(*model_inputs(batch))``."""
+    return tuple(batch[name] for name in MODEL_INPUTS)
 
 
 def build_model(config: Config | ModelConfig, word_vectors: torch.Tensor | None = None) -> nn.Module:

@@ -1,6 +1,6 @@
 """The inference graph that gets exported: model, boundary probabilities and best-span decoding in one module.
 
-Inputs (the models' forward arguments, :data:`engine.inference.MODEL_INPUTS`; B, T, N dynamic)::
+Inputs (the models' forward arguments, :data:`engine.models.MODEL_INPUTS`; B, T, N dynamic)::
 
     video (B, T, video_dim) float32 | video_mask (B, T) bool | words (B, N) int64 | word_mask (B, N) bool
     word_class (B, N) int64 (0 other, 1 entity, 2 motion; Dynamic Pathway ignores it and its export drops it)
@@ -26,8 +26,7 @@ from torch import nn
 from engine.config import ModelConfig
 from engine.decoding import decode_spans
 from engine.dynamic_pathway import DynamicPathway
-from engine.inference import MODEL_INPUTS
-from engine.models import set_kernels
+from engine.models import MODEL_INPUTS, set_kernels
 
 SPAN_OUTPUTS = ("start_prob", "end_prob", "start_idx", "end_idx", "score")
 PATH_OUTPUT = "path"

@@ -32,7 +32,7 @@ from torch.onnx import symbolic_helper
 
 from engine.atomic import atomic_output
 from engine.config import Config
-from engine.inference import MODEL_INPUTS
+from engine.models import MODEL_INPUTS
 from export.custom_nodes import DOMAIN, OPSET_VERSION, node_backend
 from export.graph import AXES, InferenceGraph, random_inputs
 

@@ -16,12 +16,12 @@ from engine.checkpoint import BEST, LAST, config_of, read_checkpoint, read_train
 from engine.config import Config, KernelChoice, WindowPolicy, field_help, section_names
 from engine.inference import Query, QueryWarning
 from engine.localizer import Localizer
+from engine.metrics import METRIC_NAMES
 from train import distributed
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_PRESET = "synthetic"
 USAGE_ERROR = 2
-METRIC_NAMES = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
 KERNEL_CHOICES = get_args(KernelChoice)
 WINDOW_CHOICES = get_args(WindowPolicy)
 REQUEST_KEYS = ("features", "query")  # required in every --requests line ("duration" optional)

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from engine.device import resolve_device as engine_device
+
 
 @dataclass(frozen=True)
 class Process:
@@ -32,13 +34,13 @@ class Process:
 
 
 def resolve_device(requested: str, process: Process) -> torch.device:
-    """``auto``: ``cuda:LOCAL_RANK`` when CUDA is available, else CPU; anything else is taken as is."""
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    """:func:`engine.device.resolve_device` of ``train.device``; a CUDA device without an index is this
+    process's ``cuda:LOCAL_RANK``."""
+    try:
+        device = engine_device(requested)
+    except ValueError as err:
+        raise RuntimeError(f"train.device: {err}") from err
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"train.device={requested!r} but CUDA is not available on this machine")
         if device.index is None:
             device = torch.device("cuda", process.local_rank)
         torch.cuda.set_device(device)

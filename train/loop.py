@@ -45,7 +45,7 @@ from engine.config import Config
 from engine.data import GroundingDataset, build_datasets, collate
 from engine.decoding import decode_spans, index_to_seconds
 from engine.metrics import evaluate as span_metrics
-from engine.models import build_model, set_kernels
+from engine.models import build_model, model_inputs, set_kernels
 from engine.plots import PlotUnavailable
 from engine.text import TextProcessor
 from engine.vocab import UNK_ID
@@ -212,7 +212,7 @@ class Trainer:
         return batch
 
     def _forward(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return model(batch["video"], batch["video_mask"], batch["words"], batch["word_mask"], batch["word_class"])
+        return model(*model_inputs(batch))
 
     def train_epoch(self) -> dict[str, float]:
         """One pass over this rank's shard of the training split; returns mean losses and samples/s."""

@@ -44,7 +44,7 @@ from bench.suites.model import (
     shape_info,
     triton_reason,
 )
-from engine.inference import MODEL_INPUTS
+from engine.models import MODEL_INPUTS
 
 SUITE = "deploy"
 COMPARED = ("start_prob", "end_prob", "score")  # float outputs of the graph; indices follow from them

@@ -36,7 +36,7 @@ from bench.cases import Case, Result, Settings, Tensors, Variant
 from bench.records import SkipRecord
 from bench.suites import candidate_copy, generator, prefix_mask, ragged_lengths, triton_skip
 from engine.config import ModelConfig, OptimConfig
-from engine.models import build_model, set_kernels
+from engine.models import build_model, model_inputs, set_kernels
 from train.optim import build_optimizer, clip_gradients
 
 SUITE = "model"
@@ -140,7 +140,7 @@ def shape_info(name: str, shapes: ModelShapes, workload: Workload) -> dict[str, 
 
 
 def forward(model: nn.Module, batch: dict) -> dict[str, torch.Tensor]:
-    return model(batch["video"], batch["video_mask"], batch["words"], batch["word_mask"], batch["word_class"])
+    return model(*model_inputs(batch))
 
 
 def compared_outputs(outputs: dict[str, torch.Tensor], video_mask: torch.Tensor) -> Tensors:

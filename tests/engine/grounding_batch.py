@@ -9,6 +9,7 @@ import torch
 from engine import decode_spans, evaluate, index_to_seconds
 from engine.config import DataConfig, ModelConfig
 from engine.data import build_datasets, collate
+from engine.models import model_inputs as engine_model_inputs
 
 DIM, HEADS = 32, 4
 VIDEO_DIM, WORD_DIM, VOCAB = 20, 16, 40
@@ -58,7 +59,7 @@ def random_batch(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    return tuple(batch[k] for k in ("video", "video_mask", "words", "word_mask", "word_class"))
+    return engine_model_inputs(batch)
 
 
 def repadded(batch: dict[str, torch.Tensor], seed: int = 1) -> dict[str, torch.Tensor]:

@@ -361,7 +361,7 @@ assert kernel.name == compiled.name and kernel.parameters == len(inputs) + 2 + l
 # 2. a fused AOT engine through bench's deploy suite (Exports.engine -> build_engine, tensorrt_runner)
 from bench.suites.deploy import Exports, tensorrt_runner
 from bench.suites.model import QUICK_SHAPES, build, random_batch
-from engine.inference import MODEL_INPUTS
+from engine.models import MODEL_INPUTS
 cpu = torch.device("cpu")
 workload = QUICK_SHAPES.workloads[0]
 exports = Exports(build("eamat", QUICK_SHAPES, workload, cpu).eval(), QUICK_SHAPES, workload)

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 import torch
 
+from engine.models import model_inputs
+
 FP32_REL_TOL = 1e-5  # TF32 off
 FP32_TF32_REL_TOL = 1e-3  # TF32 on (CUDA only)
 LOW_PRECISION_REL_TOL = 1e-2  # fp16, bf16
@@ -70,7 +72,7 @@ def assert_model_parity(model: torch.nn.Module, batch: dict[str, torch.Tensor], 
     from engine import set_kernels
 
     batch = {k: v.to(device) for k, v in batch.items()}
-    inputs = [batch[k] for k in ("video", "video_mask", "words", "word_mask", "word_class")]
+    inputs = list(model_inputs(batch))
     valid = batch["video_mask"]
     results = []
     for backend in ("reference", "triton"):
