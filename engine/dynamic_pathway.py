@@ -113,7 +113,7 @@ class Pathway(nn.Module):
         self.after = nn.ModuleList(after)
 
     def forward(
-        self, video: torch.Tensor, video_mask: torch.Tensor, query: torch.Tensor, word_mask: torch.Tensor
+        self, video: torch.Tensor, video_mask: torch.Tensor, query: torch.Tensor, word_mask: torch.Tensor,
     ) -> torch.Tensor:
         x = video
         for stage in self.before:

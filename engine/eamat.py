@@ -126,11 +126,7 @@ class EAMAT(nn.Module):
         return f_q, f_q + entity_words, f_q + motion_words
 
     def forward(
-        self,
-        video: torch.Tensor,
-        video_mask: torch.Tensor,
-        words: torch.Tensor,
-        word_mask: torch.Tensor,
+        self, video: torch.Tensor, video_mask: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
         word_class: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         entity_branch = self.config.entity_branch

@@ -77,13 +77,8 @@ def recurrence_reference(
 
 
 def cqa_features_reference(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_mask: torch.Tensor,
-    query_mask: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
+    video: torch.Tensor, query: torch.Tensor, video_mask: torch.Tensor, query_mask: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor,
 ) -> torch.Tensor:
     """The CQA node in PyTorch: X = [A | C ⊙ A | C ⊙ Bq] from ``cqa_attend``."""
     A, Bq = cqa_attend(video, query, video_mask != 0, query_mask != 0, w_c, w_q, w_m)
@@ -151,14 +146,8 @@ def ms_lstm_node(
 
 
 def cqa_node(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_mask: torch.Tensor,
-    query_mask: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
-    proj_weight: torch.Tensor,
+    video: torch.Tensor, query: torch.Tensor, video_mask: torch.Tensor, query_mask: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor, proj_weight: torch.Tensor,
     proj_bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The CQA op of the node backends: one CQA node, then ``(C W1ᵀ + X W234ᵀ + b) * cm`` with W = [W1 | W234]."""

@@ -70,11 +70,7 @@ class InferenceGraph(nn.Module):
         return SPAN_OUTPUTS + ((PATH_OUTPUT,) if self.reports_path else ())
 
     def forward(
-        self,
-        video: torch.Tensor,
-        video_mask: torch.Tensor,
-        words: torch.Tensor,
-        word_mask: torch.Tensor,
+        self, video: torch.Tensor, video_mask: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
         word_class: torch.Tensor,
     ) -> tuple[torch.Tensor, ...]:
         out = self.model(video, video_mask, words, word_mask, word_class)

@@ -11,16 +11,9 @@ __all__ = ["context_query_attention"]
 
 
 def context_query_attention(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_mask: torch.Tensor,
-    query_mask: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
-    proj_weight: torch.Tensor,
-    proj_bias: torch.Tensor | None = None,
-    backend: str = "auto",
+    video: torch.Tensor, query: torch.Tensor, video_mask: torch.Tensor, query_mask: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor, proj_weight: torch.Tensor,
+    proj_bias: torch.Tensor | None = None, backend: str = "auto",
 ) -> torch.Tensor:
     """Context-query attention block (see :mod:`kernels.cqa.reference` for the math).
 

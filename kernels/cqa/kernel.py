@@ -368,13 +368,8 @@ def _meta(tiles: Tiles, kernel: str, dtype: torch.dtype) -> dict:
 
 
 def cqa_forward(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_valid: torch.Tensor,
-    query_valid: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
+    video: torch.Tensor, query: torch.Tensor, video_valid: torch.Tensor, query_valid: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor,
 ) -> tuple[torch.Tensor, ForwardState]:
     """X = [A | C⊙A | C⊙Bq] (B, T, 3d) in the input dtype, plus the state the backward needs."""
     B, T, D = video.shape
@@ -399,15 +394,8 @@ def cqa_forward(
 
 
 def cqa_backward(
-    grad_x: torch.Tensor,
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_valid: torch.Tensor,
-    query_valid: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
-    state: ForwardState,
+    grad_x: torch.Tensor, video: torch.Tensor, query: torch.Tensor, video_valid: torch.Tensor,
+    query_valid: torch.Tensor, w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor, state: ForwardState,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """dC (B, T, d), dQ (B, N, d) in the input dtype and per-sample dw (3, B, d) float32 [dw_c, dw_q, dw_m]."""
     B, T, D = video.shape

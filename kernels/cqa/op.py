@@ -60,13 +60,8 @@ def _check_same_device_and_dtype(video: torch.Tensor, **others: torch.Tensor) ->
 
 
 def cqa_features_triton(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_valid: torch.Tensor,
-    query_valid: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
+    video: torch.Tensor, query: torch.Tensor, video_valid: torch.Tensor, query_valid: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor,
 ) -> torch.Tensor:
     """X = [A | C⊙A | C⊙Bq] (B, T, 3d), differentiable in video, query, w_c, w_q, w_m.
 
@@ -84,14 +79,8 @@ def cqa_features_triton(
 
 
 def cqa_triton(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_valid: torch.Tensor,
-    query_valid: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
-    proj_weight: torch.Tensor,
+    video: torch.Tensor, query: torch.Tensor, video_valid: torch.Tensor, query_valid: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor, proj_weight: torch.Tensor,
     proj_bias: torch.Tensor | None,
 ) -> torch.Tensor:
     """The full CQA block with the fused kernels: (B, T, d) out, zero on padded clips (same as the reference).

@@ -34,13 +34,8 @@ def trilinear_similarity(
 
 
 def cqa_attend(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_valid: torch.Tensor,
-    query_valid: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
+    video: torch.Tensor, query: torch.Tensor, video_valid: torch.Tensor, query_valid: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The attention part: returns A = S_r·Q and Bq = S_r·(S_cᵀ·C), both (B, T, d)."""
     S = trilinear_similarity(video, query, w_c, w_q, w_m)
@@ -52,14 +47,8 @@ def cqa_attend(
 
 
 def cqa_reference(
-    video: torch.Tensor,
-    query: torch.Tensor,
-    video_valid: torch.Tensor,
-    query_valid: torch.Tensor,
-    w_c: torch.Tensor,
-    w_q: torch.Tensor,
-    w_m: torch.Tensor,
-    proj_weight: torch.Tensor,
+    video: torch.Tensor, query: torch.Tensor, video_valid: torch.Tensor, query_valid: torch.Tensor,
+    w_c: torch.Tensor, w_q: torch.Tensor, w_m: torch.Tensor, proj_weight: torch.Tensor,
     proj_bias: torch.Tensor | None,
 ) -> torch.Tensor:
     """Full block: attention, the 4d concat and the 4d -> d projection, zeroed on padded clips."""

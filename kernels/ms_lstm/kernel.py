@@ -71,6 +71,48 @@ def _visit_rows(k, active, n_q, stride, direction, seq_row0):
 
 
 @triton.jit
+def _load_gates(g_ptrs, tile_ok, H, ACC: tl.constexpr):
+    """The four gate tiles i, f, g, o of a visit (``g_ptrs`` points at gate i; the others follow H apart)."""
+    i = tl.load(g_ptrs, mask=tile_ok, other=0.0).to(ACC)
+    f = tl.load(g_ptrs + H, mask=tile_ok, other=0.0).to(ACC)
+    g = tl.load(g_ptrs + 2 * H, mask=tile_ok, other=0.0).to(ACC)
+    o = tl.load(g_ptrs + 3 * H, mask=tile_ok, other=0.0).to(ACC)
+    return i, f, g, o
+
+
+@triton.jit
+def _store_gates(g_ptrs, tile_ok, H, i, f, g, o):
+    """Store four gate tiles in the layout :func:`_load_gates` reads, cast to the buffer's dtype."""
+    dt = g_ptrs.dtype.element_ty
+    tl.store(g_ptrs, i.to(dt), mask=tile_ok)
+    tl.store(g_ptrs + H, f.to(dt), mask=tile_ok)
+    tl.store(g_ptrs + 2 * H, g.to(dt), mask=tile_ok)
+    tl.store(g_ptrs + 3 * H, o.to(dt), mask=tile_ok)
+
+
+@triton.jit
+def _cell_forward(acc_i, acc_f, acc_g, acc_o, c):
+    """One LSTM step from the pre-activation gates: i, f, o = sigmoid, g = tanh, ``c' = f*c + i*g``,
+    ``h = o*tanh(c')`` -> (i, f, g, o, c', h)."""
+    gi = tl.sigmoid(acc_i)
+    gf = tl.sigmoid(acc_f)
+    gg = _tanh(acc_g)
+    go = tl.sigmoid(acc_o)
+    c = gf * c + gi * gg
+    return gi, gf, gg, go, c, go * _tanh(c)
+
+
+@triton.jit
+def _cell_backward(dh, dc_next, gi, gf, gg, go, c, c_prev):
+    """BPTT through one step: ``dc = dc_next + dh*o*(1 - tanh(c)^2)`` -> (the dc_next of the step before,
+    ``dc * f``; the pre-activation gate grads [dc*g*i(1-i), dc*c_prev*f(1-f), dc*i*(1-g^2), dh*tanh(c)*o(1-o)])."""
+    tanh_c = _tanh(c)
+    dc = dc_next + dh * go * (1.0 - tanh_c * tanh_c)
+    return (dc * gf, dc * gg * gi * (1.0 - gi), dc * c_prev * gf * (1.0 - gf), dc * gi * (1.0 - gg * gg),
+            dh * tanh_c * go * (1.0 - go))
+
+
+@triton.jit
 def ms_lstm_forward_kernel(
     gates_ptr, w_hh_ptr, y_ptr, cell_ptr, len_ptr, B, T,
     NUM_SCALES: tl.constexpr, H: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_H: tl.constexpr,
@@ -98,10 +140,7 @@ def ms_lstm_forward_kernel(
         row, prev_row, has_prev = _visit_rows(k, active, n_q, stride, direction, seq_row0)
         tile_ok = active[:, None] & n_ok[None, :]
         g_ptrs = gates_ptr + row[:, None] * G_ROW + gate_col + n[None, :]
-        acc_i = tl.load(g_ptrs, mask=tile_ok, other=0.0).to(ACC)
-        acc_f = tl.load(g_ptrs + H, mask=tile_ok, other=0.0).to(ACC)
-        acc_g = tl.load(g_ptrs + 2 * H, mask=tile_ok, other=0.0).to(ACC)
-        acc_o = tl.load(g_ptrs + 3 * H, mask=tile_ok, other=0.0).to(ACC)
+        acc_i, acc_f, acc_g, acc_o = _load_gates(g_ptrs, tile_ok, H, ACC)
         for k0 in range(0, H, BLOCK_K):
             kk = k0 + kk0
             h_prev = tl.load(y_ptr + prev_row[:, None] * Y_ROW + y_col + kk[None, :],
@@ -116,20 +155,11 @@ def ms_lstm_forward_kernel(
                            input_precision=PRECISION, out_dtype=ACC)
             acc_o = tl.dot(h_prev, tl.load(w_ptrs + 3 * H * H, mask=w_ok, other=0.0), acc_o,
                            input_precision=PRECISION, out_dtype=ACC)
-        gi = tl.sigmoid(acc_i)
-        gf = tl.sigmoid(acc_f)
-        gg = _tanh(acc_g)
-        go = tl.sigmoid(acc_o)
-        c = gf * c + gi * gg
-        h = go * _tanh(c)
+        gi, gf, gg, go, c, h = _cell_forward(acc_i, acc_f, acc_g, acc_o, c)
         tl.store(y_ptr + row[:, None] * Y_ROW + y_col + n[None, :], h.to(y_ptr.dtype.element_ty), mask=tile_ok)
         if SAVE:
             tl.store(cell_ptr + row[:, None] * Y_ROW + y_col + n[None, :], c, mask=tile_ok)
-            dt = gates_ptr.dtype.element_ty
-            tl.store(g_ptrs, gi.to(dt), mask=tile_ok)
-            tl.store(g_ptrs + H, gf.to(dt), mask=tile_ok)
-            tl.store(g_ptrs + 2 * H, gg.to(dt), mask=tile_ok)
-            tl.store(g_ptrs + 3 * H, go.to(dt), mask=tile_ok)
+            _store_gates(g_ptrs, tile_ok, H, gi, gf, gg, go)
         tl.debug_barrier()  # h of this visit, written by other threads, is read as h_prev by the next
 
 
@@ -162,24 +192,13 @@ def ms_lstm_backward_kernel(
         k = n_q - 1 - it
         row, prev_row, has_prev = _visit_rows(k, active, n_q, stride, direction, seq_row0)
         tile_ok = active[:, None] & n_ok[None, :]
-        g_ptrs = gates_ptr + row[:, None] * G_ROW + gate_col + n[None, :]
-        gi = tl.load(g_ptrs, mask=tile_ok, other=0.0).to(ACC)
-        gf = tl.load(g_ptrs + H, mask=tile_ok, other=0.0).to(ACC)
-        gg = tl.load(g_ptrs + 2 * H, mask=tile_ok, other=0.0).to(ACC)
-        go = tl.load(g_ptrs + 3 * H, mask=tile_ok, other=0.0).to(ACC)
+        gi, gf, gg, go = _load_gates(gates_ptr + row[:, None] * G_ROW + gate_col + n[None, :], tile_ok, H, ACC)
         c = tl.load(cell_ptr + row[:, None] * Y_ROW + y_col + n[None, :], mask=tile_ok, other=0.0)
         c_prev = tl.load(cell_ptr + prev_row[:, None] * Y_ROW + y_col + n[None, :],
                          mask=has_prev[:, None] & n_ok[None, :], other=0.0)
         dh = tl.load(dy_ptr + row[:, None] * Y_ROW + y_col + n[None, :], mask=tile_ok, other=0.0).to(ACC) + dh_rec
-        tanh_c = _tanh(c)
-        dc = dc_next + dh * go * (1.0 - tanh_c * tanh_c)
-        dc_next = dc * gf
-        dt = dgates_ptr.dtype.element_ty
-        dg_ptrs = dgates_ptr + row[:, None] * G_ROW + gate_col + n[None, :]
-        tl.store(dg_ptrs, (dc * gg * gi * (1.0 - gi)).to(dt), mask=tile_ok)
-        tl.store(dg_ptrs + H, (dc * c_prev * gf * (1.0 - gf)).to(dt), mask=tile_ok)
-        tl.store(dg_ptrs + 2 * H, (dc * gi * (1.0 - gg * gg)).to(dt), mask=tile_ok)
-        tl.store(dg_ptrs + 3 * H, (dh * tanh_c * go * (1.0 - go)).to(dt), mask=tile_ok)
+        dc_next, dgi, dgf, dgg, dgo = _cell_backward(dh, dc_next, gi, gf, gg, go, c, c_prev)
+        _store_gates(dgates_ptr + row[:, None] * G_ROW + gate_col + n[None, :], tile_ok, H, dgi, dgf, dgg, dgo)
         tl.debug_barrier()  # dG of this visit, written by other threads, is re-read in K-chunks below
         dh_rec = tl.zeros((BLOCK_B, BLOCK_H), dtype=ACC)
         for gate in tl.static_range(4):

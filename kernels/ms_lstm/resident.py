@@ -77,7 +77,15 @@ import triton.language as tl
 from triton.runtime.errors import OutOfResources
 
 from kernels.ms_lstm import kernel as v1
-from kernels.ms_lstm.kernel import _set_sequences, _tanh, _tl_dtype, _visit_rows
+from kernels.ms_lstm.kernel import (
+    _cell_backward,
+    _cell_forward,
+    _load_gates,
+    _set_sequences,
+    _store_gates,
+    _tl_dtype,
+    _visit_rows,
+)
 from kernels.policy import dot_precision, triton_interpreted
 
 MIN_BLOCK_M = 16  # tl.dot's smallest M
@@ -165,10 +173,7 @@ def ms_lstm_resident_forward_kernel(
         row, prev_row, has_prev = _visit_rows(k, active, n_q, stride, direction, seq_row0)
         tile_ok = active[:, None] & n_ok[None, :]
         g_ptrs = gates_ptr + row[:, None] * G_ROW + gate_col + n[None, :]
-        acc_i = tl.load(g_ptrs, mask=tile_ok, other=0.0).to(ACC)  # read-only: issued before the wait
-        acc_f = tl.load(g_ptrs + H, mask=tile_ok, other=0.0).to(ACC)
-        acc_g = tl.load(g_ptrs + 2 * H, mask=tile_ok, other=0.0).to(ACC)
-        acc_o = tl.load(g_ptrs + 3 * H, mask=tile_ok, other=0.0).to(ACC)
+        acc_i, acc_f, acc_g, acc_o = _load_gates(g_ptrs, tile_ok, H, ACC)  # read-only: issued before the wait
         if GROUP > 1:
             _wait_for(counter, GROUP * k)  # every slice of h_{t-1} is in y
         h_prev = tl.load(y_ptr + prev_row[:, None] * Y_ROW + y_col + kk[None, :],
@@ -177,20 +182,11 @@ def ms_lstm_resident_forward_kernel(
         acc_f = tl.dot(h_prev, w_f, acc_f, input_precision=PRECISION, out_dtype=ACC)
         acc_g = tl.dot(h_prev, w_g, acc_g, input_precision=PRECISION, out_dtype=ACC)
         acc_o = tl.dot(h_prev, w_o, acc_o, input_precision=PRECISION, out_dtype=ACC)
-        gi = tl.sigmoid(acc_i)
-        gf = tl.sigmoid(acc_f)
-        gg = _tanh(acc_g)
-        go = tl.sigmoid(acc_o)
-        c = gf * c + gi * gg
-        h = go * _tanh(c)
+        gi, gf, gg, go, c, h = _cell_forward(acc_i, acc_f, acc_g, acc_o, c)
         tl.store(y_ptr + row[:, None] * Y_ROW + y_col + n[None, :], h.to(y_ptr.dtype.element_ty), mask=tile_ok)
         if SAVE:
             tl.store(cell_ptr + row[:, None] * Y_ROW + y_col + n[None, :], c, mask=tile_ok)
-            dt = gates_ptr.dtype.element_ty
-            tl.store(g_ptrs, gi.to(dt), mask=tile_ok)
-            tl.store(g_ptrs + H, gf.to(dt), mask=tile_ok)
-            tl.store(g_ptrs + 2 * H, gg.to(dt), mask=tile_ok)
-            tl.store(g_ptrs + 3 * H, go.to(dt), mask=tile_ok)
+            _store_gates(g_ptrs, tile_ok, H, gi, gf, gg, go)
         _arrive(counter, GROUP)
 
 
@@ -246,23 +242,12 @@ def ms_lstm_resident_backward_kernel(
                              mask=has_next[:, None] & (cols < H)[None, :], other=0.0, cache_modifier=".cg")
                 dh = tl.dot(dg, w_chunks[gate * CHUNKS + j], dh, input_precision=PRECISION, out_dtype=ACC)
         # the step's read-only tiles are loaded after the dots: loaded before, they spill at H = 256
-        g_ptrs = gates_ptr + row[:, None] * G_ROW + gate_col + n[None, :]
-        gi = tl.load(g_ptrs, mask=tile_ok, other=0.0).to(ACC)
-        gf = tl.load(g_ptrs + H, mask=tile_ok, other=0.0).to(ACC)
-        gg = tl.load(g_ptrs + 2 * H, mask=tile_ok, other=0.0).to(ACC)
-        go = tl.load(g_ptrs + 3 * H, mask=tile_ok, other=0.0).to(ACC)
+        gi, gf, gg, go = _load_gates(gates_ptr + row[:, None] * G_ROW + gate_col + n[None, :], tile_ok, H, ACC)
         c = tl.load(cell_ptr + row[:, None] * Y_ROW + y_col + n[None, :], mask=tile_ok, other=0.0)
         c_prev = tl.load(cell_ptr + prev_row[:, None] * Y_ROW + y_col + n[None, :],
                          mask=has_prev[:, None] & n_ok[None, :], other=0.0)
-        tanh_c = _tanh(c)
-        dc = dc_next + dh * go * (1.0 - tanh_c * tanh_c)
-        dc_next = dc * gf
-        dt = dgates_ptr.dtype.element_ty
-        dg_ptrs = dgates_ptr + row[:, None] * G_ROW + gate_col + n[None, :]
-        tl.store(dg_ptrs, (dc * gg * gi * (1.0 - gi)).to(dt), mask=tile_ok)
-        tl.store(dg_ptrs + H, (dc * c_prev * gf * (1.0 - gf)).to(dt), mask=tile_ok)
-        tl.store(dg_ptrs + 2 * H, (dc * gi * (1.0 - gg * gg)).to(dt), mask=tile_ok)
-        tl.store(dg_ptrs + 3 * H, (dh * tanh_c * go * (1.0 - go)).to(dt), mask=tile_ok)
+        dc_next, dgi, dgf, dgg, dgo = _cell_backward(dh, dc_next, gi, gf, gg, go, c, c_prev)
+        _store_gates(dgates_ptr + row[:, None] * G_ROW + gate_col + n[None, :], tile_ok, H, dgi, dgf, dgg, dgo)
         _arrive(counter, GROUP)
 
 
