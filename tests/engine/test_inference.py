@@ -12,6 +12,7 @@ from engine.data.features import FeatureFileError
 from engine.inference import QueryWarning, uses_windows, window_offsets
 from tests.engine.edge_model import edge_localizer, event_video, iou
 from tests.export.tiny import MAX_CLIPS, VIDEO_DIM, write_checkpoint
+from tests.markers import NLTK
 
 QUERY = "a person opens the door"
 LONG_FACTOR = 8  # the long video: 8 x max_clips clips
@@ -46,6 +47,7 @@ def test_window_policy():
         uses_windows(3 * m, m, "sometimes")
 
 
+@NLTK
 def test_long_video_target_in_the_last_window_is_found_by_windows_not_by_resampling():
     """The issue's test: an event near the end of an 8 x max_clips video, found at the right time by a model
     that finds it in a short video; resampling the long video to max_clips blurs it."""
@@ -71,6 +73,7 @@ def test_long_video_target_in_the_last_window_is_found_by_windows_not_by_resampl
           f"{resampled.spans[0][0]:.2f}-{resampled.spans[0][1]:.2f} s (IoU {iou(resampled.spans[0][:2], truth):.2f})")
 
 
+@NLTK
 def test_windowed_spans_are_merged_by_nms_and_stay_inside_the_video():
     num_clips = 5 * MAX_CLIPS
     video = event_video(num_clips, 10, 13)
@@ -94,6 +97,7 @@ def tiny_localizer(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     return Localizer.from_checkpoint(path, device="cpu")
 
 
+@NLTK
 def test_predict_many_equals_predict_per_query(tiny_localizer: Localizer):
     rng = np.random.default_rng(3)
     lengths = (5, 3 * MAX_CLIPS, 9, MAX_CLIPS + 7)  # short, windows, short, resampled
@@ -110,6 +114,7 @@ def test_predict_many_equals_predict_per_query(tiny_localizer: Localizer):
             np.testing.assert_allclose([g[2] for g in got], [w[2] for w in want], atol=SCORE_ATOL)
 
 
+@NLTK
 def test_prediction_carries_curves_pe_and_pathway(tiny_localizer: Localizer):
     video = np.random.default_rng(4).normal(size=(3 * MAX_CLIPS, VIDEO_DIM)).astype(np.float32)
     prediction = tiny_localizer.localize(video, QUERY, 60.0)
@@ -124,6 +129,7 @@ def test_prediction_carries_curves_pe_and_pathway(tiny_localizer: Localizer):
         assert "pe" not in summary and summary["pathway"] in ("exploitation", "exploration")
 
 
+@NLTK
 def test_query_without_known_words_warns_that_it_is_ignored():
     localizer = edge_localizer()
     video = event_video(MAX_CLIPS, 3, 6)
@@ -146,6 +152,7 @@ def test_bad_features_are_refused_with_the_problem(bad, message: str):
         edge_localizer().predict(bad(video), QUERY)
 
 
+@NLTK
 def test_feature_files_are_read_without_unpickling(tmp_path: Path):
     localizer = edge_localizer()
     good = tmp_path / "good.npy"

@@ -10,8 +10,11 @@ import pytest
 
 from engine import Localizer
 from engine.checkpoint import BEST
+from tests.markers import TEXT
 from tests.train.tiny import train_tiny
 from train.cli import main
+
+pytestmark = TEXT
 
 QUERY = "a person opens the door"
 DURATION_S = 30.5

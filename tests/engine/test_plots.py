@@ -8,6 +8,9 @@ from engine.plots import plot_prediction, zoom_range
 from tests.engine.edge_model import edge_localizer, event_video
 from tests.engine.pictures import assert_png
 from tests.export.tiny import MAX_CLIPS
+from tests.markers import NLTK
+
+pytestmark = NLTK
 
 QUERY = "a person opens the door"
 

@@ -7,13 +7,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import nltk
 import pytest
 import torch
 
 from engine import text
 from engine.text import ENTITY, MOTION, OTHER, TextProcessor, tag_query, tokenize
 from engine.vocab import PAD_ID, UNK_ID, Vocabulary
+from tests.markers import NLTK
 
 REAL_QUERIES = Path(__file__).parent / "real_queries"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -43,6 +43,7 @@ def real_queries(name: str) -> list[str]:
     return (REAL_QUERIES / f"{name}.txt").read_text(encoding="utf-8").splitlines()
 
 
+@NLTK
 def test_tokenize_lowercases_and_splits_punctuation_and_sentences():
     assert tokenize("A Person opens the door.") == ["a", "person", "opens", "the", "door", "."]
     assert tokenize("He cuts the board. He washes it") == ["he", "cuts", "the", "board", ".", "he", "washes", "it"]
@@ -66,6 +67,7 @@ def test_word_class_of_tags():
          {"on"}),
     ],
 )
+@NLTK
 def test_real_charades_queries_get_entity_motion_and_other_words(sentence, entity_words, motion_words, other_words):
     tokens, classes = tag_query(sentence)
     by_class = {c: {t for t, k in zip(tokens, classes, strict=True) if k == c} for c in (ENTITY, MOTION, OTHER)}
@@ -73,6 +75,7 @@ def test_real_charades_queries_get_entity_motion_and_other_words(sentence, entit
     assert "the" not in tokens and "a" not in tokens and "." not in tokens  # DT and punctuation are deleted
 
 
+@NLTK
 @pytest.mark.parametrize("name", ["charades_sta_test", "tacos_test"])
 def test_kept_words_on_real_queries_match_an_independent_statement_of_the_rule(name):
     queries = real_queries(name)
@@ -84,6 +87,7 @@ def test_kept_words_on_real_queries_match_an_independent_statement_of_the_rule(n
     assert kept_tags[OTHER] > 0.02 * sum(kept_tags.values())  # prepositions etc. reach the model
 
 
+@NLTK
 def test_full_real_annotation_files_follow_the_rule_when_present():
     files = [SHARED_DATA / "charades-sta" / f"charades_sta_{s}.txt" for s in ("train", "test")]
     if not all(f.is_file() for f in files):
@@ -93,6 +97,7 @@ def test_full_real_annotation_files_follow_the_rule_when_present():
     assert not changed, changed[:5]
 
 
+@NLTK
 def test_truncation_happens_before_tagging_and_deletion():
     sentence = " ".join(["person opens the door and"] * 10)  # 50 tokens
     tokens, classes = tag_query(sentence, max_words=7)
@@ -102,16 +107,19 @@ def test_truncation_happens_before_tagging_and_deletion():
         tag_query("   ")
 
 
+@NLTK
 def test_keeping_unknown_pos_words_marks_them_other():
     tokens, classes = tag_query("the person is holding a cup.", drop_unknown_pos=False)
     assert tokens == ["the", "person", "is", "holding", "a", "cup", "."]
     assert classes == [OTHER, ENTITY, MOTION, MOTION, OTHER, ENTITY, OTHER]
 
 
+@NLTK
 def test_query_without_a_classed_word_is_kept_whole_as_other():
     assert tag_query("the . a") == (["the", ".", "a"], [OTHER, OTHER, OTHER])
 
 
+@NLTK
 def test_vocabulary_and_text_processor():
     vectors = torch.arange(2 * WORD_DIM, dtype=torch.float32).reshape(2, WORD_DIM) + 1
     vocab = Vocabulary.from_words(["door", "person"], vectors.numpy())
@@ -134,7 +142,10 @@ def test_bundled_tagger_data_is_the_recorded_nltk_release():
         assert hashlib.sha256(lzma.decompress(path.read_bytes())).hexdigest() == digest, path
 
 
+@NLTK
 def test_bundled_tagger_is_used_without_nltk_data_and_tags_as_nltk_loads_it(tmp_path, monkeypatch):
+    import nltk
+
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "empty")])  # NLTK's search path has no tagger data
     bundled = text.load_tagger()
     # the same files unpacked where NLTK looks, loaded by NLTK's own reader
@@ -151,8 +162,11 @@ def test_bundled_tagger_is_used_without_nltk_data_and_tags_as_nltk_loads_it(tmp_
         assert bundled.tag(tokens) == by_nltk.tag(tokens), sentence
 
 
+@NLTK
 def test_installed_nltk_data_wins_over_the_bundled_copy(tmp_path, monkeypatch):
     """A (deliberately wrong) tagger model on NLTK's path is the one loaded."""
+    import nltk
+
     folder = tmp_path / "taggers" / text.TAGGER_RESOURCE
     folder.mkdir(parents=True)
     for kind, content in (("weights", "{}"), ("tagdict", '{"door": "VB"}'), ("classes", '["VB"]')):
@@ -179,6 +193,7 @@ def test_without_nltk_text_processing_names_the_package_and_the_install_command(
     assert "needs NLTK" in out and "pip install 'nltk>=3.9'" in out
 
 
+@NLTK
 def test_dynamic_pathway_reads_the_whole_query():
     """No POS deletion for DP, whatever data.drop_unknown_pos says; EAMAT follows the option."""
     from engine.config import Config
@@ -192,6 +207,7 @@ def test_dynamic_pathway_reads_the_whole_query():
         assert TextProcessor.for_config(vocab, config).process(sentence)[0] == expected, (model, drop)
 
 
+@NLTK
 def test_cue_ablation_deletes_every_word_of_the_masked_class():
     from engine.config import Config
 

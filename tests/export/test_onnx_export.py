@@ -18,6 +18,7 @@ from export.onnx_export import read_onnx_metadata
 from export.runtime import OnnxGraph
 from tests.export.conftest import EXAMPLE, Exported
 from tests.export.tiny import ITOS, MAX_CLIPS, MAX_WORDS, VIDEO_DIM, tiny_config
+from tests.markers import NLTK
 
 PROB_ATOL = 1e-4
 EXAMPLE_CLIPS = EXAMPLE[1]
@@ -81,6 +82,7 @@ def test_cli_prints_a_passing_parity_table_export_time_and_latency(exported: Exp
     assert sorted(p.name for p in exported.onnx.parent.iterdir()) == ["best.onnx", "best.pt"]  # no temp files
 
 
+@NLTK
 def test_onnx_localizer_predicts_like_the_engine_localizer(exported: Exported):
     reference = Localizer.from_checkpoint(exported.checkpoint, device="cpu")
     localizer = OnnxLocalizer(exported.onnx)

@@ -11,11 +11,12 @@ from export import OnnxLocalizer, export_onnx
 from tests.engine.edge_model import EdgeModel, edge_localizer, event_video
 from tests.export.conftest import EXAMPLE
 from tests.export.tiny import ITOS, MAX_CLIPS, tiny_config
+from tests.markers import NLTK
 
 QUERY = "a person opens the door"
 SECONDS_PER_CLIP = 2.0
 SCORE_ATOL = 1e-5
-pytestmark = pytest.mark.filterwarnings("ignore:Constant folding:UserWarning")  # the edge model slices
+pytestmark = [NLTK, pytest.mark.filterwarnings("ignore:Constant folding:UserWarning")]  # the edge model slices
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 
 from tests.engine.data.custom_data import SIZES, data_overrides, write_custom
 from tests.engine.pictures import assert_png
+from tests.markers import TEXT
 from tests.train.tiny import train_tiny
 from train.cli import USAGE_ERROR, main
 from train.curves import CURVE_FILE
@@ -79,6 +80,7 @@ def test_strict_fails_on_dropped_lines_and_missing_folders_fail(custom, tmp_path
     assert code == USAGE_ERROR and "data.annotations must name a folder" in summary["problems"][0]
 
 
+@TEXT
 def test_training_on_custom_data_writes_the_training_curve(custom, tmp_path: Path):
     run = train_tiny(tmp_path / "run", *data_overrides(*custom), "--set", "train.epochs=1")
     assert_png(run / CURVE_FILE)

@@ -10,8 +10,11 @@ from pathlib import Path
 
 from engine.checkpoint import BEST, LAST, read_checkpoint
 from engine.config import Config
+from tests.markers import TEXT
 from tests.train.tiny import tiny_args
 from train.loop import Trainer
+
+pytestmark = TEXT
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_PROCESSES = 2

@@ -16,7 +16,10 @@ import torch
 from engine import Localizer
 from tests.engine.pictures import assert_png
 from tests.export.tiny import MAX_CLIPS, VIDEO_DIM, write_checkpoint
+from tests.markers import TEXT
 from train.cli import USAGE_ERROR, main
+
+pytestmark = TEXT
 
 QUERY = "a person opens the door"
 LONG = 3 * MAX_CLIPS  # windows under the default policy

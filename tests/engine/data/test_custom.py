@@ -15,6 +15,7 @@ from engine.data.annotations import in_charades_val
 from engine.data.check import check_data
 from engine.data.features import FeatureFileError, read_feature_file, scan_features
 from tests.engine.data.custom_data import SIZES, write_custom
+from tests.markers import TEXT
 
 DV = 6
 GOOD = {"video": "v1", "query": "a person opens the door", "start": 1.0, "end": 4.5, "duration": 30.0}
@@ -64,6 +65,7 @@ def test_val_is_carved_from_train_by_video_when_there_is_no_val_file(tmp_path: P
         load_custom(tmp_path)
 
 
+@TEXT
 def test_a_written_custom_dataset_builds_like_the_synthetic_one(tmp_path: Path):
     annotations, features = write_custom(tmp_path)
     config = DataConfig(dataset="custom", annotations=str(annotations), features=str(features), max_clips=32)

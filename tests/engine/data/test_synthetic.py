@@ -27,6 +27,7 @@ from engine.data.synthetic import (
 from engine.decoding import seconds_to_index
 from engine.glove import build_vocabulary
 from engine.text import ENTITY, MOTION, tag_query
+from tests.markers import TEXT
 
 SIZES = {"train": 24, "val": 6, "test": 8}
 SEED = 7
@@ -181,6 +182,7 @@ def test_planted_cues_match_the_query_and_labels(version):
         assert (~present[:-1] & ~present[1:] & target_turn & outside).sum() >= 2
 
 
+@TEXT
 def test_query_words_are_tagged_and_have_glove_vectors():
     words = set()
     for entity in ENTITIES:
@@ -203,6 +205,7 @@ def test_query_words_are_tagged_and_have_glove_vectors():
     assert build_vocabulary(words).oov == ()
 
 
+@TEXT
 def test_build_datasets_default_config_is_fast():
     start = time.perf_counter()
     splits, vocab = build_datasets(DataConfig())
@@ -218,6 +221,7 @@ def test_build_datasets_default_config_is_fast():
     assert "0 queries without entity/motion words" in summarize(splits, vocab)
 
 
+@TEXT
 def test_write_to_disk_round_trip_through_the_charades_loader(tmp_path):
     disk_config = write_to_disk(tmp_path, SMALL)
     assert disk_config.dataset == "charades"
