@@ -34,8 +34,7 @@
 # How the times were estimated (no GPU was available to measure them): Triton compile times measured
 # offline for sm_90 (python -m bench.compile: 0.5-3 s per v1 / CQA kernel on a 2-core VM; the v2 launcher
 # compiles the co-residable group sizes, three per bf16 kernel, 2-70 s each), counted per step and spread over
-# the cores where the step
-# compiles in parallel; kernel and training-step times from the cuDNN per-step latency (~10-20 us per LSTM
+# the cores where the step compiles in parallel; kernel and training-step times from the cuDNN per-step latency (~10-20 us per LSTM
 # step at H=256) times the sequential steps and the timed calls (5 warm-up + 30 samples; 3 + 10 for the
 # model step); ~5 s per process for the torch import and CUDA start.  The step records in results.jsonl
 # hold the real times: correct this table from the first run.
