@@ -80,6 +80,9 @@ class ModelConfig(Section):
         "reading every query word")
     # Dynamic Pathway
     query_lstm_layers: int = option(3, "BiLSTM layers of DP's language encoder")
+    query_skip: bool = option(
+        False, "DP, not in the paper: F_q = FFN_1(BiLSTM(Q)) + Linear(Q), the word vectors' own information next "
+        "to the BiLSTM's (on in dp-synthetic, where the small 3-layer BiLSTM alone does not pass word identity)")
     # DP's block counts and kernel sizes.  The equations (Eq. 9, 12) place one GoL, LoL, SpL and TeN network before
     # and one after each CQA; the text says "The numbers of LSTM Blocks and temporal convolutional blocks in both the
     # exploitation module and the exploration module are set to 1 and 3, respectively" (read as 3 stacked temporal

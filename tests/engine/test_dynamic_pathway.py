@@ -164,6 +164,42 @@ def test_token_weights_ignore_padded_words():
         assert (f_q[~batch["word_mask"]] == 0).all()
 
 
+class ZeroStage(torch.nn.Module):
+    def forward(self, x, mask):
+        return torch.zeros_like(x)
+
+
+def test_pathway_stages_are_residual():
+    """With every GoL / LoL stage contributing zero, a pathway is its CQA on the masked clip features."""
+    model = make_model().eval()
+    batch = random_batch()
+    pathway = model.exploitation
+    for stages in (pathway.before, pathway.after):
+        for i in range(len(stages)):
+            stages[i] = ZeroStage()
+    with torch.no_grad():
+        f_q, _ = model.encode_query(batch["words"], batch["word_mask"])
+        f_v = model.encode_video(batch["video"], batch["video_mask"])
+        out = pathway(f_v, batch["video_mask"], f_q, batch["word_mask"])
+        expected = pathway.cqa(f_v, f_q, batch["video_mask"], batch["word_mask"])
+    valid = batch["video_mask"].unsqueeze(-1)
+    torch.testing.assert_close(out, expected * valid, atol=ATOL, rtol=0)
+
+
+def test_query_skip_adds_a_linear_map_of_the_word_vectors():
+    model = make_model(query_skip=True).eval()
+    batch = random_batch()
+    with torch.no_grad():
+        f_q, _ = model.encode_query(batch["words"], batch["word_mask"])
+        skip = model.query_skip(model.embedding(batch["words"]))
+        model.query_skip.weight.zero_()
+        model.query_skip.bias.zero_()
+        f_q_without, _ = model.encode_query(batch["words"], batch["word_mask"])
+    valid = batch["word_mask"].unsqueeze(-1)
+    torch.testing.assert_close(f_q - f_q_without, skip * valid, atol=ATOL, rtol=0)
+    assert make_model().query_skip is None  # the paper's encoder by default
+
+
 def test_unknown_select_mode_is_rejected():
     with pytest.raises(ValueError, match="select"):
         make_model().eval()(*model_inputs(random_batch()), select="first")

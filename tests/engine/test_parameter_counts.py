@@ -160,7 +160,7 @@ PAPER_DP = {  # our top-level submodule -> parameters from the paper's equations
     "query_lstm": bilstm(DW, D // 2) + 2 * bilstm(D, D // 2),  # Eq. 1: 3-layer BiLSTM
     "query_ffn": linear(D, D),  # Eq. 1: FFN_1 = Linear + ReLU
     "token_weight": linear(D, D // 2) + linear(D // 2, 1),  # Eq. 1: FC_1 (d/2), FC_2 (1)
-    "video_ffn": linear(DV, D),  # Eq. 2: FFN_2 = Linear + ReLU
+    "video_ffn": linear(DV, D) + 2 * D,  # Eq. 2: FFN_2 = Linear + LayerNorm + ReLU
     "exploitation": dp_pathway(D, S, DP_KERNELS),  # Eq. 3-9
     "exploration": dp_pathway(D, S, DP_KERNELS),  # Eq. 10-12
     "path_fc": linear(D, 2),  # Eq. 13: FC_3
@@ -248,7 +248,7 @@ def test_dp_components_match_the_papers_equations(dp):
     mismatched = {name: (ours[name], PAPER_DP[name]) for name in PAPER_DP if ours[name] != PAPER_DP[name]}
     assert not mismatched, f"component -> (ours, paper): {mismatched}"
     counts = count_parameters(dp)
-    assert counts["trainable"] == sum(PAPER_DP.values()) == 54_978_866
+    assert counts["trainable"] == sum(PAPER_DP.values()) == 54_979_890
     assert counts["frozen"] == VOCAB * DW
 
 
