@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from bench.journal import JOURNAL_NAME, read
@@ -19,7 +20,7 @@ REPORT_S = 2  # the report rebuild after each step (expected; its limit is 20 s)
 
 
 def run(*args: str, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **env}
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable, **env}  # the tests' interpreter
     full_env.pop("TRITON_INTERPRET", None)
     return subprocess.run(["bash", str(SCRIPT), *args], cwd=REPO, env=full_env, capture_output=True, text=True,
                           timeout=timeout)

@@ -45,7 +45,7 @@ def ragged_lengths(batch: int, frames: int, seed: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------------ whole models
-MODEL_FP32_REL_TOL = 1e-4  # whole-model fp32 (TF32 off): the fp32 reference itself is 2.5e-5 from float64
+MODEL_FP32_REL_TOL = 1e-4  # whole-model fp32 (TF32 off): the fp32 reference itself is 3.1e-5 from float64
 SCALE_FLOOR = 1e-3  # a tensor's scale is at least this times the largest magnitude of the tensors compared with it
 
 
