@@ -6,6 +6,7 @@ fused-export tests then run on the GPU and add bf16 and the benchmark shapes (te
 """
 
 import os
+from pathlib import Path
 
 # tiny test shapes gain nothing from intra-op threads, and the subprocess tests (DDP, bench) would
 # oversubscribe a small CI machine: one thread per process unless the caller says otherwise (set before torch
@@ -16,6 +17,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from tests.markers import missing  # noqa: E402
+from tests.train.tiny import train_tiny  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,3 +55,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def device(pytestconfig: pytest.Config) -> torch.device:
     """The device the kernel tests run on (``--device``)."""
     return torch.device(pytestconfig.getoption("--device"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 2-epoch tiny synthetic EAMAT run directory (config.yaml, last.pt, best.pt, metrics.json)."""
+    return train_tiny(tmp_path_factory.mktemp("tiny") / "run")
