@@ -19,7 +19,7 @@ from tests.engine.grounding_batch import (
     synthetic_overfit_set,
     word_vectors,
 )
-from tests.kernels import LOW_PRECISION_REL_TOL, MODEL_FP32_REL_TOL, assert_model_parity, float32_matmul
+from tests.kernels import assert_model_parity, assert_model_parity_at_benchmark_shapes
 from tests.markers import TEXT
 
 ATOL = 1e-5
@@ -197,21 +197,10 @@ def test_fused_kernels_match_the_reference_ops(dtype, device):
     """Whole EAMAT training step with the compiled Triton kernels against the reference ops -- loss, logits
     and every gradient; fp32 with TF32 off, bf16 against a bf16-autocast reference.  (On CPU the same
     comparison runs in the Triton interpreter through ``python -m bench --quick``: tests/bench/test_cli.py.)"""
-    with float32_matmul(False):
-        assert_model_parity(make_model(align_weight=1.0), random_batch(), device, dtype,
-                            MODEL_FP32_REL_TOL if dtype == torch.float32 else LOW_PRECISION_REL_TOL)
+    assert_model_parity(make_model(align_weight=1.0), random_batch(), device, dtype)
 
 
 @pytest.mark.cuda_only
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_fused_kernels_match_the_reference_ops_at_benchmark_shapes(dtype, device):
-    """The model suite's TACoS-like GPU shape (d = 512, 8 heads, S = 3, T = 256, N = 12, batch 16)."""
-    from bench.suites.model import GPU_SHAPES, build
-    from bench.suites.model import random_batch as bench_batch
-
-    workload = next(w for w in GPU_SHAPES.workloads if w.clips == 256)
-    model = build("eamat", GPU_SHAPES, workload, torch.device("cpu"))
-    batch = bench_batch(0, GPU_SHAPES.train_batch, GPU_SHAPES, workload, torch.device("cpu"))
-    with float32_matmul(False):
-        assert_model_parity(model, batch, device, dtype,
-                            MODEL_FP32_REL_TOL if dtype == torch.float32 else LOW_PRECISION_REL_TOL)
+    assert_model_parity_at_benchmark_shapes("eamat", device, dtype)

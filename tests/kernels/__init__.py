@@ -64,11 +64,31 @@ def rel_errors(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> d
 
 
 def assert_model_parity(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device,
-                        dtype: torch.dtype = torch.float32, tol: float = MODEL_FP32_REL_TOL) -> None:
+                        dtype: torch.dtype = torch.float32) -> None:
     """A training step of ``model`` with the fused kernels (``set_kernels(model, "triton")``) against the
-    reference ops, each on its own copy of the weights on ``device``: the loss, the logits at valid clips and
-    every parameter gradient within ``tol``.  ``dtype`` other than fp32 runs both under that autocast dtype.
-    Dropout / Gumbel draws are reseeded before each copy runs."""
+    reference ops, each on its own copy of the weights on ``device``, TF32 off: the loss, the logits at valid
+    clips and every parameter gradient within ``MODEL_FP32_REL_TOL`` (fp32) or ``LOW_PRECISION_REL_TOL`` (any
+    other ``dtype``, both copies under that autocast dtype).  Dropout / Gumbel draws are reseeded before each
+    copy runs."""
+    with float32_matmul(False):
+        _assert_model_parity(model, batch, device, dtype,
+                             MODEL_FP32_REL_TOL if dtype == torch.float32 else LOW_PRECISION_REL_TOL)
+
+
+def assert_model_parity_at_benchmark_shapes(name: str, device: torch.device, dtype: torch.dtype) -> None:
+    """:func:`assert_model_parity` at the model suite's TACoS-like GPU shape (d = 512, 8 heads, S = 3, T = 256,
+    N = 12, batch 16)."""
+    from bench.suites.model import GPU_SHAPES, build
+    from bench.suites.model import random_batch as bench_batch
+
+    workload = next(w for w in GPU_SHAPES.workloads if w.clips == 256)
+    model = build(name, GPU_SHAPES, workload, torch.device("cpu"))
+    batch = bench_batch(0, GPU_SHAPES.train_batch, GPU_SHAPES, workload, torch.device("cpu"))
+    assert_model_parity(model, batch, device, dtype)
+
+
+def _assert_model_parity(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device,
+                         dtype: torch.dtype, tol: float) -> None:
     from engine import set_kernels
 
     batch = {k: v.to(device) for k, v in batch.items()}
