@@ -46,11 +46,11 @@ Choices where the paper is silent:
   them; MSA has ``num_heads`` heads and, like EAMAT's, no output projection.
 * FFN_2 (Eq. 2, the clip features' feed-forward network) is Linear -> LayerNorm -> ReLU: the LayerNorm
   (as in EAMAT's projections) puts F_v on the scale the CQA's Xavier-initialised weights expect; without it
-  the synthetic benchmark's R1@0.5 after 4 epochs falls from 80 to 58.
+  the synthetic benchmark's R1@0.5 after 4 epochs falls from 82 to 58.
 * ``config.query_skip`` (off by default, on in ``dp-synthetic``) adds ``Linear(Dropout(W))`` to F_q: a
   3-layer BiLSTM of d/2 = 32 units per direction passes a one-word change in the query at 1-3 % of F_q's
   norm at initialisation (a 1-layer one at 10-15 %), and in a few epochs DP learns to read neither motion nor
-  entity (R1@0.5 ~ 20, < 2 % of predictions change when a word is swapped); with the skip it reads both.
+  entity (R1@0.5 ~ 20, at most 3 % of predictions change when a word is swapped); with the skip it reads both.
 * Dropout ``config.dropout`` on the word vectors, on the clip features, between the BiLSTM layers and
   inside the blocks; the BiLSTM has ``d/2`` hidden units per direction.
 * GoL / TeN outputs are zeroed on padded clips so padding never reaches a valid clip.
