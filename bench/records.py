@@ -98,8 +98,15 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
+class Record:
+    """Base of every journal record: a dataclass whose fields are its JSON form."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
-class ParityRecord:
+class ParityRecord(Record):
     """Largest error of a variant's outputs and gradients against the reference, and the verdict."""
 
     suite: str
@@ -118,12 +125,10 @@ class ParityRecord:
     part: str = ""  # the plan part (bench.plans) that produced it
     kind: str = "parity"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
-class ThroughputRecord:
+class ThroughputRecord(Record):
     """Median per-call time of a variant, its speed-up over the baseline, and derived rates.
 
     For the MS-LSTM: ``step_us`` = median / sequential steps of the longest chain (T forward; 2T forward +
@@ -151,12 +156,10 @@ class ThroughputRecord:
     part: str = ""
     kind: str = "throughput"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
-class SkipRecord:
+class SkipRecord(Record):
     """A measurement that could not run here, and why."""
 
     suite: str
@@ -167,12 +170,10 @@ class SkipRecord:
     part: str = ""
     kind: str = "skip"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
-class RunRecord:
+class RunRecord(Record):
     """One ``python -m bench`` run of one plan part: what was asked and how it measured."""
 
     plan: str
@@ -182,12 +183,10 @@ class RunRecord:
     env: dict[str, Any] = field(default_factory=dict)
     kind: str = "run"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
-class CheckRecord:
+class CheckRecord(Record):
     """A fact checked on the machine that is not a parity comparison (a kernel compiled and ran, a bandwidth)."""
 
     name: str
@@ -198,12 +197,10 @@ class CheckRecord:
     env: dict[str, Any] = field(default_factory=dict)
     kind: str = "check"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
-class StepRecord:
+class StepRecord(Record):
     """One step of ``bench/gpu.sh``: exit status (124/137: killed at its time limit), seconds, limit, log."""
 
     step: str
@@ -215,8 +212,6 @@ class StepRecord:
     timestamp: str = ""
     kind: str = "step"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 RECORD_TYPES: dict[str, type] = {
