@@ -126,7 +126,6 @@ class ParityRecord(Record):
     kind: str = "parity"
 
 
-
 @dataclass
 class ThroughputRecord(Record):
     """Median per-call time of a variant, its speed-up over the baseline, and derived rates.
@@ -157,7 +156,6 @@ class ThroughputRecord(Record):
     kind: str = "throughput"
 
 
-
 @dataclass
 class SkipRecord(Record):
     """A measurement that could not run here, and why."""
@@ -171,7 +169,6 @@ class SkipRecord(Record):
     kind: str = "skip"
 
 
-
 @dataclass
 class RunRecord(Record):
     """One ``python -m bench`` run of one plan part: what was asked and how it measured."""
@@ -182,7 +179,6 @@ class RunRecord(Record):
     notes: list[str]
     env: dict[str, Any] = field(default_factory=dict)
     kind: str = "run"
-
 
 
 @dataclass
@@ -198,7 +194,6 @@ class CheckRecord(Record):
     kind: str = "check"
 
 
-
 @dataclass
 class StepRecord(Record):
     """One step of ``bench/gpu.sh``: exit status (124/137: killed at its time limit), seconds, limit, log."""
@@ -211,7 +206,6 @@ class StepRecord(Record):
     log: str = ""
     timestamp: str = ""
     kind: str = "step"
-
 
 
 RECORD_TYPES: dict[str, type] = {
