@@ -1,5 +1,4 @@
-import sys
-
+from train import distributed
 from train.cli import main
 
-sys.exit(main())
+distributed.exit_process(main())
