@@ -124,6 +124,18 @@ def _as_jit_run(fn, kwargs: dict) -> dict:
     return kwargs
 
 
+def _triton_ptxas() -> Path:
+    """The ptxas Triton itself runs for sm_90: from Triton 3.9 its bundled ``ptxas-blackwell``, whose PTX the older
+    bundled ``ptxas`` rejects ("Ptx assembly aborted due to errors")."""
+    from triton.backends.nvidia import compiler
+
+    try:
+        tool = compiler.get_ptxas(CAPABILITY)
+    except TypeError:  # releases whose get_ptxas takes no arch
+        tool = compiler.get_ptxas()
+    return Path(tool.path if hasattr(tool, "path") else tool[0])  # older releases return (path, version)
+
+
 class Compiler:
     def __init__(self) -> None:
         import triton
@@ -133,7 +145,7 @@ class Compiler:
         self.triton = triton
         self.target = GPUTarget("cuda", CAPABILITY, WARP)
         self.backend = make_backend(self.target)
-        self.ptxas = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
+        self.ptxas = _triton_ptxas()
         self.cuobjdump = self.ptxas.with_name("cuobjdump")
 
     def compile(self, kernel: str, fn, args: tuple, kwargs: dict, dtype: str, setting: str = "code",
