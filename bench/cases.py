@@ -14,6 +14,7 @@ A suite yields :class:`Case` objects (or :class:`SkipRecord` for what cannot run
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import traceback
@@ -23,10 +24,13 @@ from typing import Any
 
 import torch
 
-from bench.parity import max_rel_err, passes, tolerance
+from bench.isolation import CaseLog, arm_watchdog, context_problem, disarm_watchdog
+from bench.journal import Journal
 from bench.records import ParityRecord, SkipRecord, ThroughputRecord
 from bench.timing import TimingPlan, compare, peak_memory_bytes
 from kernels import UnsupportedInput
+from kernels.parity import LOW_PRECISION, LOW_PRECISION_FLOOR, REFERENCE_ERROR_RATIO, max_rel_err, passes, tolerance
+from kernels.parity import tied_tolerance as tied_bound
 
 Tensors = list[torch.Tensor]
 Result = tuple[Tensors, Tensors]  # (outputs, gradients)
@@ -99,6 +103,34 @@ def run_case(case: Case, settings: Settings, env: dict[str, Any]) -> list[Any]:
     return records
 
 
+def case_key(case: Case) -> str:
+    """The name a case has in the journal's case records (:mod:`bench.isolation`)."""
+    return f"{case.suite} | {case.name} | {dtype_name(case.dtype)} | {case.shapes}"
+
+
+def run_isolated(case: Case, settings: Settings, env: dict[str, Any], log: CaseLog, journal: Journal,
+                 limit_s: float | None = None) -> tuple[list[Any], str | None]:
+    """:func:`run_case` bracketed by case records, with a watchdog of ``limit_s`` seconds; its records are journaled
+    before the case's end.  Returns (records, why the CUDA context is gone or None): after a fault nothing more can
+    run in this process (the caller exits with :data:`bench.isolation.RESUME_RC`)."""
+    key = case_key(case)
+    log.start(key)
+    print(f"[bench] {settings.part}: starting {key}", file=sys.stderr, flush=True)
+    arm_watchdog(limit_s)
+    try:
+        records = run_case(case, settings, env)
+    except Exception as err:  # noqa: BLE001 -- only a lost context is absorbed (then the case's fault), else raised
+        if context_problem(settings.device) is None:
+            raise
+        records = [SkipRecord(case.suite, case.name, "*", f"the case raised {_describe(err)}", env, settings.part)]
+    finally:
+        disarm_watchdog()
+    fault = context_problem(settings.device)
+    journal.extend(records)
+    log.end(key, fault)
+    return records, fault
+
+
 def _call(variant: Variant, inp: Any) -> Result | str:
     """The variant's result, or why it crashed (a crashing variant fails parity, with the reason shown)."""
     try:
@@ -109,12 +141,27 @@ def _call(variant: Variant, inp: Any) -> Result | str:
         return _describe(err)
 
 
+def tied_tolerance(out_err: float | None, grad_err: float | None, documented: float | None = None) -> tuple[float, str]:
+    """The tolerance of a low-precision kernel against the fp32 oracle, tied (:func:`kernels.parity.tied_tolerance`)
+    to the worse of the baseline's (cuDNN's) output and gradient errors against that oracle in the same run; when
+    that error is not a number (the baseline failed), ``documented`` (or the dtype's) stands.  Returns (tolerance,
+    the note saying how it was got)."""
+    errs = [e for e in (out_err, grad_err) if e is not None]
+    measured = math.nan if not errs or any(math.isnan(e) for e in errs) else max(errs)
+    tol = tied_bound(measured, documented)
+    if math.isnan(measured):
+        return tol, ""
+    return tol, (f"tolerance {tol:.2e} = max({LOW_PRECISION_FLOOR:g}, {REFERENCE_ERROR_RATIO:g} x the baseline's own "
+                 f"error {measured:.2e} against fp32 in this run)")
+
+
 def check_parity(case: Case, settings: Settings, env: dict[str, Any]) -> tuple[list[Any], set[str]]:
     """A parity (or skip) record per checked variant, and the names of the variants that ran.
 
     Every variant but the baseline is asserted against the baseline -- or, when the case has an oracle
     and the variant is ``vs_oracle``, against the oracle.  With an oracle the baseline gets an
-    informational row too (e.g. cuDNN bf16 against fp32: context for the kernel's error, not asserted).
+    informational row too (e.g. cuDNN bf16 against fp32, not asserted); in fp16 / bf16 it sets the tolerance of
+    the ``vs_oracle`` variants (:func:`tied_tolerance`).
     """
     inp = case.make_input(PARITY_SEED_OFFSET)
     tol = case.tolerance or tolerance(case.dtype, settings.tf32)
@@ -128,22 +175,28 @@ def check_parity(case: Case, settings: Settings, env: dict[str, Any]) -> tuple[l
     baseline = case.variants[0]
     pairs = [(baseline, case.oracle, False)] if case.oracle else []
     pairs += [(v, case.oracle if case.oracle and v.vs_oracle else baseline, True) for v in case.variants[1:]]
+    oracle_tol, oracle_note = tol, ""
     for variant, reference, asserted in pairs:
         if variant.name not in results or reference.name not in results:
             continue
         got, want = results[variant.name], results[reference.name]
         out_err = grad_err = None
         if isinstance(got, str) or isinstance(want, str):
-            note = got if isinstance(got, str) else f"the reference failed: {want}"
+            failure = got if isinstance(got, str) else f"the reference failed: {want}"
             out_err = float("nan")
         else:
-            note = ""
+            failure = ""
             out_err, grad_err = max_rel_err(got[0], want[0]), max_rel_err(got[1], want[1])
-        ok = not note and passes(out_err, tol) and passes(grad_err, tol)
+        if not asserted and case.dtype in LOW_PRECISION:  # the baseline (cuDNN) against the fp32 oracle
+            oracle_tol, oracle_note = tied_tolerance(out_err, grad_err, case.tolerance)
+        tied = asserted and variant.vs_oracle and case.oracle is not None and case.dtype in LOW_PRECISION
+        variant_tol = oracle_tol if tied else tol
+        ok = not failure and passes(out_err, variant_tol) and passes(grad_err, variant_tol)
+        note = failure or (oracle_note if tied else "")
         records.append(
             ParityRecord(
                 case.suite, case.name, variant.name, reference.name, dtype_name(case.dtype), case.shapes,
-                out_err, grad_err, tol, ok, note, asserted, env, settings.part,
+                out_err, grad_err, variant_tol, ok, note, asserted, env, settings.part,
             )
         )
     working = {name for name, result in results.items() if not isinstance(result, str)}

@@ -29,7 +29,7 @@ from engine.device import resolve_device
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_PERTURB = 1e-3
 QUICK_COMPILE_SKIP = (
-    "torch.compile skipped in --quick mode on CPU: compiling costs ~5-15 s per shape on CPU, "
+    "torch.compile skipped in --quick mode on CPU: compiling costs seconds per shape on CPU, "
     "more than the CI budget allows"
 )
 
@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="allow TF32 matmuls on CUDA (fp32 parity tolerance then 1e-3 instead of 1e-5)")
     parser.add_argument("--no-interpret", action="store_true",
                         help="on CPU, do not set TRITON_INTERPRET=1 (the Triton parity checks are then skipped)")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the cases already recorded in --out's results.jsonl, recording one left unfinished "
+                        "by an ended run as faulted (bench.isolation; implies --append)")
+    parser.add_argument("--case-limit", type=float, default=None, metavar="S",
+                        help="seconds one case may take; past it the process ends and, resumed, the case is recorded "
+                        "as faulted (bench.isolation)")
     parser.add_argument("--perturb", type=float, nargs="?", const=DEFAULT_PERTURB, default=0.0, metavar="REL",
                         help="self-test of the parity checks: scale one weight matrix of every candidate "
                         f"variant by 1+REL (default REL {DEFAULT_PERTURB}); the run must then fail")
@@ -109,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # imported here, after TRITON_INTERPRET is settled
     from bench import plans, report
-    from bench.cases import Settings, default_timing, run_case
+    from bench.cases import Settings, case_key, default_timing, run_isolated
+    from bench.isolation import RESUME_RC, CaseLog
     from bench.journal import Journal
     from bench.records import RunRecord, SkipRecord, environment, parity_failures
 
@@ -144,20 +151,24 @@ def main(argv: list[str] | None = None) -> int:
                      "only, never timed")
 
     out_dir = args.out or Path("bench/out") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    journal = Journal(out_dir, fresh=not args.append)
+    journal = Journal(out_dir, fresh=not (args.append or args.resume))
     run_records: list[Any] = []
     started: set[str] = set()
+    logs: dict[str, CaseLog] = {}
     for part, part_set, item in plans.cases(settings, plan, parts, overrides):
         if part.name not in started:  # the part's settings, before its first number
             started.add(part.name)
             journal.append(RunRecord(plan.name, part.name, _summary(plan.name, part.name, part_set), notes, env))
+            logs[part.name] = CaseLog(out_dir, part.name, resume=args.resume)
         if isinstance(item, SkipRecord):
             item.env = env
-            new = [item]
-        else:
-            new = run_case(item, part_set, env)
-        journal.extend(new)
-        run_records += new
+            journal.append(item)
+            run_records.append(item)
+        elif not logs[part.name].finished(case_key(item)):
+            new, fault = run_isolated(item, part_set, env, logs[part.name], journal, args.case_limit)
+            run_records += new
+            if fault:  # the CUDA context is gone: python -m bench.isolation resumes after this case
+                return RESUME_RC
 
     paths = report.rebuild(out_dir)
     failed = parity_failures(run_records)

@@ -30,13 +30,23 @@ Writes ``bench/results/compile-sm90/report.md`` and ``report.json`` (``--out`` t
 empty Triton cache (``--keep-cache`` to reuse Triton's), so the compile seconds are those of a cold build.
 ``--warm`` (``bench/gpu.sh``'s first step): the code's settings only, bf16 and fp32, on all cores, into Triton's
 own cache with the key the launchers look up -- the later steps then load the kernels instead of compiling;
-``--deadline S`` stops it after S seconds (the compiles still running are killed and listed as such).
+``--deadline S`` stops it after S seconds (the compiles still running are killed and listed as such);
+``--sources ms_lstm,cqa`` (or ``v2``, ``plugin``) limits what is compiled (``bench/gpu.sh`` warms v1 and CQA first,
+v2 in a late step).
+
+``--arch sm_80,sm_86,sm_89,sm_90,sm_100,sm_120``: every kernel of the ``triton`` backend compiled for each
+architecture at the settings its launchers choose *for that architecture* (:mod:`kernels.device_fit`: the
+launchers are called under :func:`kernels.device_fit.target`, each candidate setting compiled here for the
+architecture to read its shared memory), with Triton's own ptxas for it; the report
+(``bench/results/compile-<arches>/``) shows each kernel's shared memory and registers against the architecture's
+limits, and the exit status is 1 when one does not compile or does not fit.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as _dt
 import importlib
 import json
@@ -124,33 +134,51 @@ def _as_jit_run(fn, kwargs: dict) -> dict:
     return kwargs
 
 
-def _triton_ptxas() -> Path:
-    """The ptxas Triton itself runs for sm_90: from Triton 3.9 its bundled ``ptxas-blackwell``, whose PTX the older
-    bundled ``ptxas`` rejects ("Ptx assembly aborted due to errors")."""
+def _triton_ptxas(capability: int = CAPABILITY) -> Path:
+    """The ptxas Triton itself runs for ``capability``: e.g. from Triton 3.9 its bundled ``ptxas-blackwell`` for sm_90,
+    whose PTX the older bundled ``ptxas`` rejects ("Ptx assembly aborted due to errors")."""
     from triton.backends.nvidia import compiler
 
     try:
-        tool = compiler.get_ptxas(CAPABILITY)
+        tool = compiler.get_ptxas(capability)
     except TypeError:  # releases whose get_ptxas takes no arch
         tool = compiler.get_ptxas()
     return Path(tool.path if hasattr(tool, "path") else tool[0])  # older releases return (path, version)
 
 
 class Compiler:
-    def __init__(self) -> None:
+    """Compiles for one architecture (default sm_90) with Triton's own ptxas for it; ``memo``: a kernel compiled
+    once with the same arguments and options is not compiled again (the ``--arch`` report compiles each setting
+    while the launchers choose theirs, then reports those)."""
+
+    def __init__(self, capability: int = CAPABILITY, memo: bool = False) -> None:
         import triton
         from triton.backends.compiler import GPUTarget
+        from triton.backends.nvidia.compiler import sm_arch_from_capability
         from triton.compiler import make_backend
 
         self.triton = triton
-        self.target = GPUTarget("cuda", CAPABILITY, WARP)
+        self.capability = capability
+        self.target = GPUTarget("cuda", capability, WARP)
         self.backend = make_backend(self.target)
-        self.ptxas = _triton_ptxas()
+        self.ptxas = _triton_ptxas(capability)
+        self.ptxas_flags = (*PTXAS_FLAGS[:-1], f"--gpu-name={sm_arch_from_capability(capability)}")
         self.cuobjdump = self.ptxas.with_name("cuobjdump")
+        self._memo: dict[tuple, Compiled] | None = {} if memo else None
 
     def compile(self, kernel: str, fn, args: tuple, kwargs: dict, dtype: str, setting: str = "code",
                 **override: Any) -> Compiled:
-        """Bind and specialise like ``JITFunction.run``, compile for sm_90, read ptxas -v."""
+        """Bind and specialise like ``JITFunction.run``, compile for the target, read ptxas -v."""
+        if self._memo is None:
+            return self._compile(kernel, fn, args, kwargs, dtype, setting, **override)
+        key = (fn.__name__, tuple(str(a.dtype) if hasattr(a, "dtype") else a for a in args),
+               tuple(sorted((k, str(v)) for k, v in {**kwargs, **override}.items())))
+        if key not in self._memo:
+            self._memo[key] = self._compile(kernel, fn, args, kwargs, dtype, setting, **override)
+        return dataclasses.replace(self._memo[key], kernel=kernel, dtype=dtype, setting=setting)
+
+    def _compile(self, kernel: str, fn, args: tuple, kwargs: dict, dtype: str, setting: str = "code",
+                 **override: Any) -> Compiled:
         from triton.runtime.jit import create_function_from_signature
 
         kwargs = _as_jit_run(fn, {**kwargs, **override})
@@ -180,7 +208,7 @@ class Compiler:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "kernel.ptx"
             path.write_text(ptx)
-            out = subprocess.run([str(self.ptxas), *PTXAS_FLAGS, str(path), "-o", str(Path(tmp) / "k.o")],
+            out = subprocess.run([str(self.ptxas), *self.ptxas_flags, str(path), "-o", str(Path(tmp) / "k.o")],
                                  capture_output=True, text=True, timeout=600)
         text = out.stdout + out.stderr
         if out.returncode != 0:
@@ -240,13 +268,14 @@ def ms_lstm_launches(dtype_name: str) -> list[Launch]:
     cell = torch.empty(y.shape, dtype=accumulation_dtype(dt))
     lengths = torch.empty(B, dtype=torch.int32)
     x = torch.empty(E, B, T, D, dtype=dt)
+    saved = torch.empty(gates.shape, dtype=accumulation_dtype(dt))  # the op saves the activated gates in fp32
     labels = iter(["ms_lstm forward (train)", "ms_lstm forward (inference)", "ms_lstm backward",
                    "ms_lstm dW_ih (frame_weight_grad)", "ms_lstm dW_hh (frame_weight_grad)"])
     with matmul_precision(dtype_name), intercepted(k.ms_lstm_forward_kernel, k.ms_lstm_backward_kernel,
                                                    k.frame_weight_grad_kernel) as calls:
-        k.lstm_forward(gates, w_hh, lengths, y, cell, S, True)
+        k.lstm_forward(saved, w_hh, lengths, y, cell, S, True)
         k.lstm_forward(gates, w_hh, lengths, y, cell, S, False)
-        k.lstm_backward(gates, cell, y, w_hh, lengths, gates, S)
+        k.lstm_backward(saved, cell, y, w_hh, lengths, gates, S)
         k.frame_weight_grad(gates, x, sets_per_encoder=1, shift_by_scale=False)
         k.frame_weight_grad(gates, y, sets_per_encoder=2 * S, shift_by_scale=True)
     return [(next(labels), fn, args, kwargs) for fn, args, kwargs in calls]
@@ -301,12 +330,13 @@ def resident_launches(dtype_name: str) -> tuple[list[tuple[Launch, int]], dict[s
     gates, y = torch.empty(E, B, T, S * 8 * H, dtype=dt), torch.empty(E, B, T, S * 2 * H, dtype=dt)
     w_hh, lengths = torch.empty(E * S * 2, 4 * H, H, dtype=dt), torch.empty(B, dtype=torch.int32)
     cell = torch.empty(y.shape, dtype=accumulation_dtype(dt))
+    saved = torch.empty(gates.shape, dtype=accumulation_dtype(dt))  # the op saves the activated gates in fp32
     launches, facts = [], {}
     with matmul_precision(dtype_name):
         for label, launch in (
-            ("ms_lstm v2 forward (train)", r._forward_launch(gates, w_hh, lengths, y, cell, S, True)),
+            ("ms_lstm v2 forward (train)", r._forward_launch(saved, w_hh, lengths, y, cell, S, True)),
             ("ms_lstm v2 forward (inference)", r._forward_launch(gates, w_hh, lengths, y, cell, S, False)),
-            ("ms_lstm v2 backward", r._backward_launch(gates, cell, y, w_hh, lengths, gates, S)),
+            ("ms_lstm v2 backward", r._backward_launch(saved, cell, y, w_hh, lengths, gates, S)),
         ):
             facts[label] = {"groups": launch.groups, "block_m": launch.block_m, "block_h": launch.block_h,
                             "element": torch.finfo(dt).bits // 8,
@@ -336,6 +366,8 @@ SOURCES: dict[str, Callable[[str], list[Launch]]] = {
     "export/plugin_kernels.py": plugin_launches,
 }
 RESIDENT = "kernels/ms_lstm/resident.py"
+SOURCE_NAMES = {"ms_lstm": "kernels/ms_lstm/kernel.py", "cqa": "kernels/cqa/kernel.py",
+                "plugin": "export/plugin_kernels.py", "v2": RESIDENT}  # --sources
 SWEPT = ("kernels/ms_lstm/kernel.py", "kernels/cqa/kernel.py")
 SWEPT_KERNELS = ("forward", "backward", "cqa")  # of those: the recurrent kernels and every CQA kernel
 
@@ -369,12 +401,38 @@ def captured(source: str, dtype: str) -> list[tuple[str, Any, tuple, dict, str]]
     return _CAPTURED[(source, dtype)]
 
 
+WARM_TARGET_ENV = "BENCH_COMPILE_TARGET"  # --warm on a GPU: "<capability>,<shared memory per block>" of GPU 0
+
+
+def _warm_target() -> tuple[int, int] | tuple[()]:
+    """(capability, shared memory per block) of the GPU ``--warm`` compiles for; () elsewhere (sm_90, the code's
+    own settings)."""
+    value = os.environ.get(WARM_TARGET_ENV, "")
+    return tuple(int(v) for v in value.split(",")) if value else ()  # type: ignore[return-value]
+
+
+def _launch_target() -> contextlib.AbstractContextManager:
+    """--warm on a GPU: the launchers choose their settings for that GPU (:mod:`kernels.device_fit`), so the cache
+    holds what they will launch; otherwise their preferred settings."""
+    target = _warm_target()
+    if not target:
+        return contextlib.nullcontext()
+    from kernels import device_fit
+
+    def shared_of(fn, grid: tuple, args: tuple, kwargs: dict) -> int | None:
+        row = _COMPILER[0].compile(fn.__name__, fn, args, kwargs, "")
+        return None if row.error or row.shared is None else row.shared
+
+    return device_fit.target(f"cuda {target[0]}", target[1], shared_of)
+
+
 def run_task(task: Task) -> Compiled:
     """Compile one task (in a worker process or in this one)."""
     _setup()
     if not _COMPILER:
-        _COMPILER.append(Compiler())
-    label, fn, args, kwargs, setting = captured(task.source, task.dtype)[task.index]
+        _COMPILER.append(Compiler(*_warm_target()[:1], memo=True))
+    with _launch_target():
+        label, fn, args, kwargs, setting = captured(task.source, task.dtype)[task.index]
     return _COMPILER[0].compile(label, fn, args, kwargs, task.dtype, task.setting if task.override else setting,
                                 **dict(task.override))
 
@@ -657,6 +715,134 @@ def markdown(report: Report, meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------------------------- --arch
+ARCH_SOURCES = ("kernels/ms_lstm/kernel.py", "kernels/cqa/kernel.py")  # what the "triton" backend launches
+REGISTERS_PER_SM = 65536  # every architecture of kernels.device_fit.ARCHES
+
+
+def arch_rows(arch_name: str, dtypes: tuple[str, ...]) -> list[Compiled]:
+    """Every kernel the "triton" backend launches, at the settings its launchers choose for ``arch_name``
+    (:mod:`kernels.device_fit` with that architecture's shared memory per block, each candidate setting compiled
+    for it), compiled for it."""
+    _setup()
+    from kernels import device_fit
+
+    arch = device_fit.ARCHES[arch_name]
+    compiler = Compiler(arch.capability, memo=True)
+
+    def shared_of(fn, grid: tuple, args: tuple, kwargs: dict) -> int | None:
+        row = compiler.compile(fn.__name__, fn, args, kwargs, "")
+        return None if row.error or row.shared is None else row.shared
+
+    rows = []
+    with device_fit.target(arch.arch, arch.shared_per_block, shared_of):
+        for dtype in dtypes:
+            for source in ARCH_SOURCES:
+                for label, fn, args, kwargs in SOURCES[source](dtype):
+                    rows.append(compiler.compile(label, fn, args, kwargs, dtype, setting=arch.arch))
+                    _progress(rows[-1])
+    return rows
+
+
+def over_limit(row: Compiled) -> str:
+    """Why ``row`` cannot launch on its architecture ("" when it can)."""
+    from kernels.device_fit import ARCHES
+
+    limit = ARCHES[row.setting].shared_per_block
+    if row.error:
+        return row.error
+    if (row.shared or 0) > limit:
+        return f"shared memory {row.shared} B > {limit} B per block"
+    if per_program_registers(row) > REGISTERS_PER_SM:
+        return f"{per_program_registers(row)} registers per program > {REGISTERS_PER_SM} per SM"
+    return ""
+
+
+def arch_markdown(rows: list[Compiled], meta: dict[str, Any]) -> str:
+    from kernels.device_fit import ARCHES
+
+    archs = list(dict.fromkeys(r.setting for r in rows))
+    lines = [f"# Triton kernels compiled offline for {', '.join(archs)}", "",
+             f"Made by `python -m bench.compile --arch {','.join(archs)}` ({meta['timestamp']}, commit "
+             f"{meta['git_commit']}, Triton {meta['triton']}, torch {meta['torch']}, {meta['seconds']} s); no GPU "
+             "involved. Every kernel of the `triton` backend (MS-LSTM v1, CQA) at the launch settings its launcher "
+             "chooses for each architecture: `kernels.device_fit` offers the code's warps / stages first and fewer "
+             "stages while the kernel, compiled by Triton for that architecture, takes more shared memory than a "
+             "block may have there. Registers and spills from Triton's own ptxas for the architecture, shared "
+             "memory from Triton's compile (`metadata.shared`). The v2 recurrence (`triton-v2`) is not listed: it "
+             "picks its group size on the device from the driver's figures, launches cooperatively and falls back "
+             "to v1 when it cannot run.", "",
+             f"Shapes: MS-LSTM {MS_LSTM}; CQA {CQA}.", "", "## Summary", ""]
+    for arch in archs:
+        mine = [r for r in rows if r.setting == arch]
+        bad = [f"{r.kernel} {r.dtype}: {over_limit(r)}" for r in mine if over_limit(r)]
+        limit = ARCHES[arch].shared_per_block
+        most = max((r.shared or 0 for r in mine), default=0)
+        changed = sorted({f"{r.kernel} {r.dtype} ({r.num_stages} stages)" for r in mine
+                          if r.num_stages < _preferred_stages(rows, r)})
+        lines.append(f"- **{arch}** ({ARCHES[arch].examples}; {limit // 1024} KiB per block): {len(mine)} kernels, "
+                     + (f"**{len(bad)} over a limit**: {'; '.join(bad)}" if bad else
+                        f"every one within the limits (most shared memory {most / 1024:.1f} KiB)")
+                     + (f"; fewer stages than preferred: {', '.join(changed)}" if changed else "") + ".")
+    lines += ["", "## Every kernel, per architecture", "",
+              "| arch | kernel | dtype | warps | stages | registers | regs / program | spill st/ld B | smem KiB | "
+              "limit KiB | fits |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        why = over_limit(r)
+        if r.error:
+            lines.append(f"| {r.setting} | {r.kernel} | {r.dtype} | {r.num_warps} | {r.num_stages} | {r.error} "
+                         "| | | | | **no** |")
+            continue
+        lines.append(f"| {r.setting} | {r.kernel} | {r.dtype} | {r.num_warps} | {r.num_stages} | {r.registers} | "
+                     f"{per_program_registers(r)} | {r.spill_stores}/{r.spill_loads} | {_kb(r.shared)} | "
+                     f"{ARCHES[r.setting].shared_per_block / 1024:.0f} | {'yes' if not why else '**no**: ' + why} |")
+    return "\n".join(lines) + "\n"
+
+
+def _preferred_stages(rows: list[Compiled], row: Compiled) -> int:
+    """The most stages any architecture got for ``row``'s kernel and dtype (the code's preference)."""
+    return max(r.num_stages for r in rows if r.kernel == row.kernel and r.dtype == row.dtype)
+
+
+def arch_main(archs: list[str], dtypes: tuple[str, ...], out: Path, jobs: int) -> int:
+    """``--arch``: compile for each architecture (one process per architecture), write the report, 1 when a kernel
+    fails to compile or exceeds a limit of its architecture."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+    import triton
+
+    from bench.records import git_commit
+
+    start = time.perf_counter()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(archs))), mp_context=spawn) as pool:
+        results = list(pool.map(arch_rows, archs, [dtypes] * len(archs)))
+    rows = [row for arch_result in results for row in arch_result]
+    meta = {"timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit(),
+            "triton": triton.__version__, "torch": torch.__version__, "archs": archs,
+            "seconds": round(time.perf_counter() - start, 1), "ms_lstm_shapes": MS_LSTM, "cqa_shapes": CQA}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps({"meta": meta, "kernels": [asdict(r) for r in rows]}, indent=1,
+                                                default=str) + "\n")
+    (out / "report.md").write_text(arch_markdown(rows, meta))
+    bad = [r for r in rows if over_limit(r)]
+    print(f"wrote {out / 'report.md'} and report.json ({len(rows)} kernels on {len(archs)} architectures, "
+          f"{meta['seconds']} s); {len(bad)} failed to compile or exceed a limit")
+    return 1 if bad else 0
+
+
+def _local_gpu_target() -> str:
+    """The WARM_TARGET_ENV value of this machine's GPU 0 ("" without one)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return ""
+    props = torch.cuda.get_device_properties(0)
+    return f"{props.major * 10 + props.minor},{props.shared_memory_per_block_optin}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compile", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report directory (default {DEFAULT_OUT})")
@@ -666,6 +852,13 @@ def main(argv: list[str] | None = None) -> int:
                         "kernel at a time per process)")
     parser.add_argument("--deadline", type=float, default=None, metavar="S",
                         help="stop after S seconds (the compiles still running are killed and reported as such)")
+    parser.add_argument("--sources", default=",".join(SOURCE_NAMES),
+                        help=f"comma-separated kernels to compile, of {','.join(SOURCE_NAMES)} (default: all; "
+                        "bench/gpu.sh warms ms_lstm,cqa first and v2 in a later step)")
+    parser.add_argument("--arch", default=None, metavar="ARCHES",
+                        help="comma-separated of sm_80,sm_86,sm_89,sm_90,sm_100,sm_120: every kernel of the triton "
+                        "backend at the settings its launchers choose for each architecture, checked against its "
+                        "limits; report in bench/results/compile-<arches>/ (--out to change); --dtypes applies")
     parser.add_argument("--render", action="store_true",
                         help="rewrite report.md from the report.json in --out, compiling nothing")
     parser.add_argument("--keep-cache", action="store_true",
@@ -675,11 +868,27 @@ def main(argv: list[str] | None = None) -> int:
                         "kernels land in Triton's cache with the key the launchers look up, so the later steps "
                         "load them instead of compiling")
     args = parser.parse_args(argv)
+    if args.arch:
+        from kernels.device_fit import ARCHES
+
+        archs = [a for a in args.arch.split(",") if a]
+        dtypes = tuple(d for d in args.dtypes.split(",") if d)
+        if bad := [a for a in archs if a not in ARCHES] + [d for d in dtypes if d not in DTYPES]:
+            raise SystemExit(f"python -m bench.compile: unknown {bad}; --arch takes {', '.join(ARCHES)}, --dtypes "
+                             f"{', '.join(DTYPES)}")
+        out = args.out if args.out != DEFAULT_OUT else DEFAULT_OUT.with_name("compile-" + "-".join(
+            a.replace("_", "") for a in archs))
+        if not args.keep_cache:
+            cold_cache = tempfile.TemporaryDirectory(prefix="bench-compile-cache-")
+            os.environ["TRITON_CACHE_DIR"] = cold_cache.name
+        _setup()
+        return arch_main(archs, dtypes, out, max(args.jobs, 1))
     if args.render:
         return render(args.out)
     if args.warm:
         args.no_sweep, args.dtypes, args.jobs = True, "bf16,fp32", max(args.jobs, os.cpu_count() or 1)
         ALL_GROUPS[0] = True
+        os.environ[WARM_TARGET_ENV] = _local_gpu_target()
     elif not args.keep_cache:  # compile times of a cold compile, and no stale cache entry in the figures
         cold_cache = tempfile.TemporaryDirectory(prefix="bench-compile-cache-")
         os.environ["TRITON_CACHE_DIR"] = cold_cache.name
@@ -694,12 +903,16 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report()
     start = time.perf_counter()
-    sources = list(SOURCES)
-    try:
-        importlib.import_module("kernels.ms_lstm.resident")
-        sources.append(RESIDENT)
-    except Exception as err:  # noqa: BLE001 -- a colleague's module in progress: report, do not fail
-        report.notes.append(f"{RESIDENT} does not import ({type(err).__name__}: {err}): skipped")
+    names = [n for n in args.sources.split(",") if n]
+    if bad := [n for n in names if n not in SOURCE_NAMES]:
+        raise SystemExit(f"python -m bench.compile: --sources: unknown {bad}; choose from {', '.join(SOURCE_NAMES)}")
+    sources = [SOURCE_NAMES[n] for n in names if SOURCE_NAMES[n] != RESIDENT]
+    if "v2" in names:
+        try:
+            importlib.import_module("kernels.ms_lstm.resident")
+            sources.append(RESIDENT)
+        except Exception as err:  # noqa: BLE001 -- a colleague's module in progress: report, do not fail
+            report.notes.append(f"{RESIDENT} does not import ({type(err).__name__}: {err}): skipped")
     try:
         tasks = _tasks(sources, dtypes, not args.no_sweep, report)
         report.compiled = _dedupe(_run(tasks, args.jobs, args.deadline)) + report.skipped

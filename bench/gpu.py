@@ -1,23 +1,26 @@
-"""``python -m bench.gpu check``: the first step of ``bench/gpu.sh`` -- the machine, and every Triton kernel built.
+"""``python -m bench.gpu check``: the first step of ``bench/gpu.sh`` -- the machine, and the Triton kernels built.
 
+``--backend triton`` (the first step): the machine and the v1 / CQA kernels; ``--backend triton-v2`` (the
+``v2-build`` step, after every v1 measurement): the v2 recurrence alone -- the riskiest build runs last.
 Appends to ``<out>/results.jsonl`` (:mod:`bench.journal`), one record as soon as each fact is known:
 
-* ``environment`` -- device, versions, commit (:func:`bench.records.environment`) and ``nvidia-smi``'s view;
+* (``--backend triton`` only) ``environment`` -- device, versions, commit (:func:`bench.records.environment`) and
+  ``nvidia-smi``'s view;
 * ``memory bandwidth`` -- the nominal HBM figure of the device (:mod:`bench.hardware`, None when the device is
   not in the table) and a measured device-to-device copy;
-* ``warm Triton cache`` -- ``python -m bench.compile --warm`` compiles every kernel the benchmark will launch
-  (v1, CQA, the plugin, v2 at every group size its launcher tries) on all cores at once, into Triton's cache;
+* ``warm Triton cache`` -- ``python -m bench.compile --warm --sources ...`` compiles the kernels of the backend
+  (v1 and CQA; or v2 at every group size its launcher tries) on all cores at once, into Triton's cache;
   its report (registers, spills, shared memory on this machine's Triton and ptxas) goes to
   ``<out>/compile/``.  Optional: when it fails the builds below just compile for themselves (the check is
   recorded, the exit status ignores it);
-* ``build <op> <backend> <dtype>`` -- the op run forward + backward and forward under ``no_grad`` through each
-  Triton backend (``triton``; ``triton-v2`` when registered, MS-LSTM in bf16: see ``V2_DTYPES``) at the GPU
+* ``build <op> <backend> <dtype>`` -- the op run forward + backward and forward under ``no_grad`` through the
+  backend (``triton``: MS-LSTM and CQA; ``triton-v2``: the MS-LSTM in bf16, see ``V2_DTYPES``) at the GPU
   shapes (H = 256, D = 512, B = 16, CQA d = 512, N = 12), every output and gradient finite; the seconds
   include Triton's compilation.  It leaves the compiled kernels in Triton's on-disk cache, so the later steps
   load instead of compiling.  For ``triton-v2`` the record also holds the group plan the
   launcher picked (``kernels.ms_lstm.resident.forward_plan`` / ``backward_plan``; None = it fell back to v1).
-  Each (op, backend, dtype) builds in its own worker and is recorded when it finishes, ``triton-v2`` last (its
-  launcher compiles one kernel per candidate group size), so a slow build holds back no other record.
+  Each (op, backend, dtype) builds in its own worker and is recorded when it finishes, so a slow build holds back
+  no other record.
 
 On a CPU (``--device cpu``) the same runs go through the Triton interpreter at tiny shapes -- the flow, not
 the GPU, is what that tests.  Exit status 0 when every check passed, 1 otherwise.
@@ -42,6 +45,7 @@ DTYPES = ("bf16", "fp32")
 # bench/results/compile-sm90/report.md) and then runs v1: no group size can run at the bench shapes
 V2_DTYPES = ("bf16",)
 WARM_LIMIT_S = 60  # the parallel compile of every kernel the bench launches; the builds compile what it left
+WARM_SOURCES = {"triton": "ms_lstm,cqa", "triton-v2": "v2"}  # bench.compile --sources of each backend's kernels
 
 
 def _nvidia_smi() -> str:
@@ -70,13 +74,13 @@ def _v2_plans(xs, lengths, encoders) -> dict[str, Any]:
     E, (B, T, _), S = len(xs), xs[0].shape, len(encoders[0])
     H = encoders[0][0].hidden_size
     dev, dtype = xs[0].device, xs[0].dtype
-    gates = torch.empty(E, B, T, S * 8 * H, device=dev, dtype=dtype)
+    saved = torch.empty(E, B, T, S * 8 * H, device=dev, dtype=accumulation_dtype(dtype))  # as the op saves them
     w_hh = torch.empty(E * S * 2, 4 * H, H, device=dev, dtype=dtype)
     y = torch.empty(E, B, T, S * 2 * H, device=dev, dtype=dtype)
     cell = torch.empty(y.shape, device=dev, dtype=accumulation_dtype(dtype))
     lens = lengths.to(torch.int32)
-    fwd = resident.forward_plan(gates, w_hh, lens, y, cell, S, True)
-    bwd = resident.backward_plan(gates, cell, y, w_hh, lens, gates, S)
+    fwd = resident.forward_plan(saved, w_hh, lens, y, cell, S, True)
+    bwd = resident.backward_plan(saved, cell, y, w_hh, lens, saved.to(dtype), S)
     as_dict = lambda plan: None if plan is None else {k: getattr(plan, k) for k in plan.__dataclass_fields__}
     return {"forward_plan": as_dict(fwd), "backward_plan": as_dict(bwd)}
 
@@ -143,22 +147,12 @@ def build_one(op: str, backend: str, dtype_name: str, device_name: str) -> dict[
     return {"name": name, "passed": passed, "seconds": time.perf_counter() - start, "note": note, "data": data}
 
 
-def check(out_dir: Path, device_name: str, jobs: int) -> int:
-    if device_name == "cpu":
-        os.environ.setdefault("TRITON_INTERPRET", "1")
-    import torch
-
+def _machine(journal: Any, device: Any, env: dict[str, Any]) -> None:
+    """The environment and memory-bandwidth records."""
     from bench.hardware import copy_bandwidth, nominal_bandwidth
-    from bench.journal import Journal
-    from bench.records import CheckRecord, environment
+    from bench.records import CheckRecord
     from bench.records import device_name as name_of
 
-    device = torch.device(device_name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("python -m bench.gpu: torch sees no CUDA device", file=sys.stderr)
-        return 2
-    journal = Journal(out_dir)
-    env = environment(device)
     start = time.perf_counter()
     smi = _nvidia_smi() if device.type == "cuda" else "cpu run"
     journal.append(CheckRecord("environment", True, time.perf_counter() - start, env["device"],
@@ -175,10 +169,15 @@ def check(out_dir: Path, device_name: str, jobs: int) -> int:
                                 "nominal_source": nominal[1] if nominal else None, "copy_bytes_per_s": copy}, env))
     print(f"memory bandwidth: {note}", flush=True)
 
+
+def _warm(journal: Any, out_dir: Path, device: Any, backend: str, env: dict[str, Any]) -> None:
+    """``python -m bench.compile --warm`` for the backend's kernels (optional: recorded, never fails the step)."""
+    from bench.records import CheckRecord
+
     start = time.perf_counter()
     if device.type == "cuda":
-        cmd = [sys.executable, "-m", "bench.compile", "--warm", "--deadline", str(WARM_LIMIT_S - 10),
-               "--out", str(out_dir / "compile")]
+        cmd = [sys.executable, "-m", "bench.compile", "--warm", "--sources", WARM_SOURCES[backend],
+               "--deadline", str(WARM_LIMIT_S - 10), "--out", str(out_dir / "compile" / backend)]
         try:  # --deadline kills its own workers; the timeout is the backstop
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WARM_LIMIT_S)
             lines = (proc.stdout + proc.stderr).strip().splitlines()
@@ -187,28 +186,52 @@ def check(out_dir: Path, device_name: str, jobs: int) -> int:
             ok, note = False, f"stopped after {WARM_LIMIT_S} s; the builds below compile what is missing"
     else:
         ok, note = True, "not needed: the interpreter compiles nothing"
-    journal.append(CheckRecord("warm Triton cache (optional)", ok, time.perf_counter() - start, note, {}, env))
-    print(f"warm Triton cache: {'ok' if ok else 'FAILED (optional)'}: {note}", flush=True)
+    journal.append(CheckRecord(f"warm Triton cache {backend} (optional)", ok, time.perf_counter() - start, note, {},
+                               env))
+    print(f"warm Triton cache {backend}: {'ok' if ok else 'FAILED (optional)'}: {note}", flush=True)
+
+
+def check(out_dir: Path, device_name: str, jobs: int, backend: str = "triton") -> int:
+    """The checks of ``backend`` (see the module docstring); 0 when every check passed, 1 otherwise."""
+    if device_name == "cpu":
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+    import torch
+
+    from bench.journal import Journal
+    from bench.records import CheckRecord, environment
+
+    device = torch.device(device_name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("python -m bench.gpu: torch sees no CUDA device", file=sys.stderr)
+        return 2
+    journal = Journal(out_dir)
+    env = environment(device)
+    if backend == "triton":
+        _machine(journal, device, env)
 
     import kernels
     from bench.suites.kernels import V2
 
-    v2 = V2 in kernels.backend_names()
+    if backend == V2 and V2 not in kernels.backend_names():
+        journal.append(CheckRecord(f"build {V2}", False, 0.0, f"{V2} is not a registered backend", {}, env))
+        return 1
+    _warm(journal, out_dir, device, backend, env)
     dtypes = DTYPES if device.type == "cuda" else ("fp32",)  # the interpreter runs fp32 (bf16 dots: a GPU matter)
-    builds = [(op, "triton", dtype) for dtype in dtypes for op in OPS]
-    v2_dtypes = tuple(d for d in dtypes if d in V2_DTYPES) or dtypes[:1]  # (the interpreter: fp32)
-    builds += [("ms_lstm", V2, dtype) for dtype in v2_dtypes if v2]  # last: it compiles a kernel per group size
+    if backend == V2:
+        builds = [("ms_lstm", V2, dtype) for dtype in (tuple(d for d in dtypes if d in V2_DTYPES) or dtypes[:1])]
+    else:
+        builds = [(op, backend, dtype) for dtype in dtypes for op in OPS]
     failed = 0
     spawn = multiprocessing.get_context("spawn")  # this process holds a CUDA context: no fork
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(builds))), mp_context=spawn) as pool:
-        futures = {pool.submit(build_one, op, backend, dtype, device_name): (op, backend, dtype)
-                   for op, backend, dtype in builds}
+        futures = {pool.submit(build_one, op, name, dtype, device_name): (op, name, dtype)
+                   for op, name, dtype in builds}
         for future in as_completed(futures):  # each recorded as it finishes: a slow build holds back no other
-            op, backend, dtype = futures[future]
+            op, name, dtype = futures[future]
             try:
                 r = future.result()
             except Exception as err:  # noqa: BLE001 -- a crashed worker fails its build's check
-                r = {"name": f"build {op} {backend} {dtype}", "passed": False, "seconds": 0.0,
+                r = {"name": f"build {op} {name} {dtype}", "passed": False, "seconds": 0.0,
                      "note": f"worker failed: {type(err).__name__}: {err}", "data": {}}
             journal.append(CheckRecord(r["name"], r["passed"], r["seconds"], r["note"], r["data"], env))
             failed += not r["passed"]
@@ -223,8 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("--out", type=Path, required=True, help="results directory (results.jsonl is appended to)")
     chk.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu (interpreter, tiny shapes)")
     chk.add_argument("--jobs", type=int, default=6, help="worker processes building kernels in parallel")
+    chk.add_argument("--backend", default="triton", choices=sorted(WARM_SOURCES),
+                     help="triton: the machine, then the v1 and CQA kernels (first step); triton-v2: the v2 "
+                     "recurrence alone (a late step)")
     args = parser.parse_args(argv)
-    return check(args.out, args.device, args.jobs)
+    return check(args.out, args.device, args.jobs, args.backend)
 
 
 if __name__ == "__main__":

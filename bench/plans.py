@@ -10,9 +10,10 @@ Plans:
 
 * ``full``      -- kernels, model and deploy suites, everything they hold at the device's shapes (the GPU
   shapes on CUDA, smaller ones on CPU); ``bench/gpu.sh full`` and ``python -m bench``.
-* ``quick``     -- the same parts at tiny shapes with few repeats (``--quick``; CI on CPU, < 2 min).
-* ``gpu-quick`` -- the short GPU plan of ``bench/gpu.sh`` (about 6 minutes on an H100 / H200 with the build
-  and test steps): part ``kernels`` -- MS-LSTM E = 1 and 3, CQA, forward and forward + backward, bf16 and fp32,
+* ``quick``     -- the same parts at tiny shapes with few repeats (``--quick``; CI on CPU).
+* ``gpu-quick`` -- the short GPU plan of ``bench/gpu.sh`` (step times: its --help and the step records of
+  results.jsonl; the script runs ``compiled`` before ``v2``: the riskiest part last): part ``kernels`` --
+  MS-LSTM E = 1 and 3, CQA, forward and forward + backward, bf16 and fp32,
   T = 64 and 256, ``triton`` vs the cuDNN reference; part ``model`` -- one training step of EAMAT and of DP at
   the model suite's GPU shapes (both dataset-like workloads), 10 timed samples; part ``v2`` -- the bf16 MS-LSTM
   cases again with ``triton-v2`` next to ``triton`` (v1) when that backend is registered, forward first (its
@@ -77,7 +78,7 @@ SUITE_PARTS = (
     Part("model", "model", "EAMAT and DP: training step and inference, engine kernels vs reference ops"),
     Part("deploy", "deploy", "the exported inference graph in every runtime this machine has"),
 )
-GPU_QUICK_COMPILED = ("torch.compile of the references is timed in part 'compiled', the last step of "
+GPU_QUICK_COMPILED = ("torch.compile of the references is timed in part 'compiled', a late step of "
                       "bench/gpu.sh, which measures as many cases as its time limit allows")
 PLANS: dict[str, Plan] = {
     plan.name: plan
@@ -105,6 +106,8 @@ PLANS: dict[str, Plan] = {
             tiny=TINY_OFF_CUDA,
             cuda_dtypes=("bf16", "fp32"),
         ),
+        Plan("video", "seconds of video per second: decoding and feature extraction per recipe (bench.suites.video)",
+             (Part("video", "video", "PyAV decoding; the I3D / C3D backbones fp32 eager, bf16 and compiled on CUDA"),)),
     )
 }
 DEFAULT_PLAN = "full"

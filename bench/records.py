@@ -6,6 +6,7 @@ Record kinds (each written as one JSON object with a ``kind`` key, see :mod:`ben
 * ``check``      -- a pass/fail fact that is not a parity comparison (``python -m bench.gpu check``: a kernel
   compiled and ran; the memory bandwidth measured);
 * ``step``       -- one step of ``bench/gpu.sh``: exit status, elapsed seconds, its time limit;
+* ``case``       -- :class:`CaseRecord`: an isolated case or test started / done / faulted (:mod:`bench.isolation`);
 * ``parity``     -- :class:`ParityRecord`; ``throughput`` -- :class:`ThroughputRecord`; ``skip`` -- :class:`SkipRecord`.
 
 Importable without torch (``python -m bench.report`` rebuilds a report from a journal on any machine).
@@ -208,8 +209,27 @@ class StepRecord(Record):
     kind: str = "step"
 
 
+CASE_STARTED, CASE_DONE, CASE_FAULTED = "started", "done", "faulted"
+
+
+@dataclass
+class CaseRecord(Record):
+    """One isolated item (a benchmark case, a test) of a step that can fault: ``started`` before it runs, ``done``
+    after, ``faulted`` when it poisoned the CUDA context or its process ended inside it (killed at its limit, a
+    crash); a resumed run skips every item with a record (:mod:`bench.isolation`)."""
+
+    item: str
+    state: str
+    part: str = ""
+    seconds: float = 0.0
+    note: str = ""
+    run: str = ""  # the resumed run it belongs to (bench.isolation.current_run): older runs' records are history
+    kind: str = "case"
+
+
 RECORD_TYPES: dict[str, type] = {
-    cls.kind: cls for cls in (ParityRecord, ThroughputRecord, SkipRecord, RunRecord, CheckRecord, StepRecord)
+    cls.kind: cls
+    for cls in (ParityRecord, ThroughputRecord, SkipRecord, RunRecord, CheckRecord, StepRecord, CaseRecord)
 }
 
 

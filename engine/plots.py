@@ -4,8 +4,11 @@ files are written atomically (:func:`engine.atomic.atomic_output`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engine.atomic import atomic_output
 from engine.inference import Prediction
@@ -17,6 +20,9 @@ ZOOM_BELOW = 0.08  # zoom in when the best span is shorter than this fraction of
 ZOOM_PAD = 3.0  # the zoom shows this many span lengths on each side (at least ZOOM_BELOW / 2 of the video)
 SPAN_ALPHA = (0.30, 0.18, 0.12, 0.09, 0.07)  # shading of the top spans by rank (later ranks: the last value)
 SPANS_SHOWN = 5
+THUMBNAILS = 5  # frames on the thumbnail strip: evenly spread, one of them at the best span
+THUMB_STRIP = 1.6  # inches the thumbnail strip adds to the figure
+THUMB_ZOOM = 0.9  # thumbnail pixels -> points
 COLORS = {"start": "#1f77b4", "end": "#d62728", "inner": "#2ca02c", "pe": "#9467bd", "span": "#ff7f0e"}
 
 
@@ -42,16 +48,23 @@ def save_figure(figure: Any, path: str | Path) -> Path:
 
 
 def plot_prediction(
-    prediction: Prediction, path: str | Path, query: str, truth: tuple[float, float] | None = None
+    prediction: Prediction, path: str | Path, query: str, truth: tuple[float, float] | None = None,
+    thumbnails: Sequence[tuple[float, np.ndarray]] | None = None,
 ) -> Path:
     """Start / end / inner probabilities (and EAMAT's Pe) over the video's seconds, the top spans shaded with
-    their rank and score, Dynamic Pathway's pathway in the title; ``truth`` (seconds) draws a reference span.
+    their rank and score, Dynamic Pathway's pathway in the title; ``truth`` (seconds) draws a reference span;
+    ``thumbnails`` ``[(seconds, (h, w, 3) uint8 RGB), ...]`` (e.g. :func:`thumbnail_times` decoded by
+    :func:`video.decode.thumbnails`) are drawn on a strip above the timeline, at their times.
 
     When the best span is short next to the video (under ``ZOOM_BELOW`` of it, e.g. a moment in a long
     video), a second panel zooms in around it."""
     zoom = zoom_range(prediction)
-    figure = new_figure(PREDICTION_SIZE if zoom is None else ZOOMED_SIZE)
-    axes = [figure.add_subplot()] if zoom is None else list(figure.subplots(2, 1))
+    width, height = PREDICTION_SIZE if zoom is None else ZOOMED_SIZE
+    ratios = ([THUMB_STRIP] if thumbnails else []) + [height / (1 if zoom is None else 2)] * (1 + (zoom is not None))
+    figure = new_figure((width, height + (THUMB_STRIP if thumbnails else 0.0)))
+    axes = list(figure.subplots(len(ratios), 1, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0])
+    if thumbnails:
+        _draw_thumbnails(axes.pop(0), thumbnails, prediction.duration)
     for i, (ax, limits) in enumerate(zip(axes, [(0.0, prediction.duration), zoom], strict=False)):
         _draw(ax, prediction, limits, truth, scores=zoom is None or i == 1)  # scores where they are legible
     axes[0].legend(loc="upper left", fontsize=8, framealpha=0.85)
@@ -69,6 +82,29 @@ def plot_prediction(
     figure.suptitle(f"{prediction.duration:g} s, {detail}; top spans {spans}", fontsize=8, color="#555555",
                     x=0.99, ha="right")
     return save_figure(figure, path)
+
+
+def thumbnail_times(prediction: Prediction, count: int = THUMBNAILS) -> list[float]:
+    """Seconds to show on the thumbnail strip: ``count`` evenly spread over the video, the one nearest the best
+    span's middle moved there."""
+    times = [(i + 0.5) * prediction.duration / count for i in range(count)]
+    if prediction.spans:
+        start, end, _ = prediction.spans[0]
+        middle = (start + end) / 2
+        times[min(range(count), key=lambda i: abs(times[i] - middle))] = middle
+    return sorted(times)
+
+
+def _draw_thumbnails(ax: Any, thumbnails: Sequence[tuple[float, np.ndarray]], duration: float) -> None:
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    for time, image in thumbnails:
+        ax.add_artist(AnnotationBbox(OffsetImage(image, zoom=THUMB_ZOOM), (time, 0.5), frameon=True, pad=0.1))
+        ax.axvline(time, color="#777777", linewidth=0.8, linestyle=":")
+    ax.set_xlim(0.0, duration)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_yticks([])
+    ax.set_title("frames", fontsize=8, color="#555555", loc="left")
 
 
 def zoom_range(prediction: Prediction) -> tuple[float, float] | None:

@@ -18,17 +18,9 @@ from export.graph import InferenceGraph, random_inputs
 from export.onnx_export import EXAMPLE_SHAPE, OPSET, export_onnx
 from export.runtime import OnnxGraph
 from export.tensorrt import ShapeProfile, TensorRTUnavailable, tensorrt_module
-from export.verify import (
-    FP32_ATOL,
-    REDUCED_ATOL,
-    ParityError,
-    Runner,
-    assert_parity,
-    check_parity,
-    fresh_seed,
-    median_latency_ms,
-    parity_shapes,
-)
+from export.verify import ParityError, Runner, assert_parity, check_parity, fresh_seed, median_latency_ms, parity_shapes
+from kernels.parity import EXPORT_FP32_ATOL as FP32_ATOL
+from kernels.parity import EXPORT_REDUCED_ATOL as REDUCED_ATOL
 
 EXIT_OK, EXIT_PARITY, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_BATCH = 32

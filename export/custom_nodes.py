@@ -169,4 +169,5 @@ for _impl, _name in BACKENDS.items():
     register_backend(Backend(
         _name, f"ONNX export: custom MSLSTM ({_impl} plugin) and CQA nodes for TensorRT",
         {"ms_lstm": OpImpl(functools.partial(ms_lstm_node, aot=_impl == "aot")), "cqa": OpImpl(cqa_node)},
+        user_choice=False,  # selected by the exporter, never by a user's config
     ))

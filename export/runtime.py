@@ -46,9 +46,12 @@ class ExportedLocalizer(BaseLocalizer):
         raise NotImplementedError
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The graph's boundary probabilities as log-probabilities (their softmax is the distribution)."""
+        """The graph's boundary probabilities as log-probabilities (their softmax is the distribution) and its
+        presence probability as a logit (absent from exports made before presence existed)."""
         out = self.run(inputs)
         scores = {f"{side}_logits": torch.as_tensor(out[f"{side}_prob"]).float().log() for side in ("start", "end")}
+        if "presence" in out:
+            scores["presence_logits"] = torch.logit(torch.as_tensor(out["presence"]).double())
         if "path" in out:
             scores["path"] = torch.as_tensor(out["path"])
         return scores

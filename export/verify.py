@@ -3,7 +3,8 @@
 For each (batch, clips, words) shape, fresh random inputs with ragged masks
 (:func:`export.graph.random_inputs`) go through the PyTorch :class:`~export.graph.InferenceGraph` and
 through the exported runtime.  A row passes when the probabilities and span scores agree within
-``atol`` (NaN never passes) and the decoded spans -- and Dynamic Pathway's chosen paths -- are identical.
+``atol`` (NaN never passes; the tolerances: :mod:`kernels.parity`, ``EXPORT_*_ATOL``) and the decoded spans --
+and Dynamic Pathway's chosen paths -- are identical.
 Reduced-precision engines (fp16 / bf16) may instead land on a span that ties the best one: given
 ``tie_atol`` a span passes when its score under the PyTorch probabilities is within ``tie_atol`` of the
 best score.
@@ -23,9 +24,7 @@ import torch
 from engine.config import ModelConfig
 from export.graph import PATH_OUTPUT, InferenceGraph, random_inputs
 
-FP32_ATOL = 1e-4  # probabilities, fp32 engines (docs/design.md §9.3; kernels: 1e-5 relative, §8.5)
-REDUCED_ATOL = 1e-2  # fp16 / bf16 engines (docs/design.md §9.3)
-PROBABILITIES = ("start_prob", "end_prob", "score")
+PROBABILITIES = ("start_prob", "end_prob", "score", "presence")
 Runner = Callable[[dict[str, torch.Tensor]], Mapping[str, Any]]
 
 

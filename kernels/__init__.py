@@ -7,7 +7,15 @@
 from kernels import backends as _builtin_backends  # noqa: F401 -- registers "reference" and "triton"
 from kernels.cqa import context_query_attention
 from kernels.ms_lstm import multi_scale_lstm
-from kernels.registry import Backend, OpImpl, UnsupportedInput, backend_names, get_backend, register_backend
+from kernels.registry import (
+    Backend,
+    OpImpl,
+    UnsupportedInput,
+    backend_names,
+    get_backend,
+    kernel_choices,
+    register_backend,
+)
 
 __all__ = [
     "Backend",
@@ -16,6 +24,7 @@ __all__ = [
     "backend_names",
     "context_query_attention",
     "get_backend",
+    "kernel_choices",
     "multi_scale_lstm",
     "register_backend",
 ]

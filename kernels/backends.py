@@ -1,6 +1,6 @@
 """The built-in backends: ``"reference"`` (PyTorch), ``"triton"`` (the fused kernels) and ``"triton-v2"`` (the
 same, with the MS-LSTM recurrence v2 -- weights resident on chip -- where it fits the device; an explicit opt-in
-until it is measured on a GPU).
+until it is measured on a GPU, so it declares no ``auto_priority``).
 
 The Triton implementations are imported on first use: Triton may be absent, and ``TRITON_INTERPRET`` must be
 set before a kernel is defined.  Limits come from :mod:`kernels.policy`, which needs no Triton.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kernels import policy
+from kernels import policy, registry
 from kernels.cqa.reference import cqa_reference
 from kernels.ms_lstm.reference import ms_lstm_reference
 from kernels.registry import Backend, OpImpl, register_backend
@@ -44,13 +44,13 @@ def _cqa_limits(video, query, *rest) -> str | None:
 
 
 REFERENCE = Backend(
-    "reference", "plain PyTorch (cuDNN LSTMs), any device",
+    registry.REFERENCE, "plain PyTorch (cuDNN LSTMs), any device",
     {"ms_lstm": OpImpl(ms_lstm_reference), "cqa": OpImpl(cqa_reference)},
 )
 TRITON = Backend(
     "triton", "the fused Triton kernels (CUDA, or TRITON_INTERPRET=1 on CPU)",
     {"ms_lstm": OpImpl(_ms_lstm_triton, _ms_lstm_limits), "cqa": OpImpl(_cqa_triton, _cqa_limits)},
-    needs_triton=True,
+    needs_triton=True, auto_priority=1,  # "auto" runs it where it passed its check
 )
 TRITON_V2 = Backend(
     "triton-v2", "the fused Triton kernels, MS-LSTM recurrence v2 (resident weights; v1 where it does not fit)",

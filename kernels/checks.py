@@ -28,22 +28,29 @@ def _inspect_values() -> bool:
     return not (torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
 
 
-def check_mask(name: str, mask: object, batch: int, length: int) -> torch.Tensor:
-    """A (batch, length) mask, 1/True = valid, with at least one valid entry per row; returns bool."""
+def on_host(t: torch.Tensor) -> bool:
+    """Whether reading ``t``'s values costs no device-to-host sync (the ops check values of host tensors only)."""
+    return not t.is_cuda
+
+
+def check_mask(name: str, mask: object, batch: int, length: int, values: bool = True) -> torch.Tensor:
+    """A (batch, length) mask, 1/True = valid, with at least one valid entry per row; returns bool.
+    ``values=False``: shape and dtype only (the ops pass it for device tensors: a value check is a host sync)."""
     check_tensor(name, mask, 2, shape=(batch, length))
     valid = mask if mask.dtype == torch.bool else mask != 0
-    if _inspect_values() and not bool(valid.any(dim=1).all()):  # one host sync in eager mode
+    if values and _inspect_values() and not bool(valid.any(dim=1).all()):  # one host sync for a device mask
         empty = (~valid.any(dim=1)).nonzero().flatten().tolist()
         raise ValueError(f"{name} has no valid entry in batch row(s) {empty[:8]}")
     return valid
 
 
-def check_lengths(name: str, lengths: object, batch: int, max_len: int) -> torch.Tensor:
-    """A (batch,) integer tensor with every value in [1, max_len]."""
+def check_lengths(name: str, lengths: object, batch: int, max_len: int, values: bool = True) -> torch.Tensor:
+    """A (batch,) integer tensor with every value in [1, max_len].  ``values=False``: shape and dtype only (the ops
+    pass it for device tensors, whose min / max would be two host syncs per call)."""
     check_tensor(name, lengths, 1, shape=(batch,))
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor, got {lengths.dtype}")
-    if not _inspect_values():
+    if not (values and _inspect_values()):
         return lengths
     lo, hi = int(lengths.min()), int(lengths.max())
     if lo < 1 or hi > max_len:

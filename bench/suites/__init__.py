@@ -18,8 +18,18 @@ from torch import nn
 from bench.cases import Result, Settings, Tensors, Variant
 from bench.parity import perturb_
 from kernels.policy import triton_interpreted
+from kernels.registry import REFERENCE, auto_candidate
 
 RECOMPILE_LIMIT = 64  # every benchmarked shape is its own graph; dynamo's default of 8 would fall back to eager
+
+
+def fused_backend() -> str:
+    """The backend the suites time against :data:`~kernels.registry.REFERENCE` (the baseline): the one ``auto``
+    runs where it can (its declared ``auto_priority``), named by the registry, not by the bench."""
+    candidate = auto_candidate()
+    if candidate is None or candidate.name == REFERENCE:
+        raise ValueError("no kernel backend declares an auto_priority: nothing to benchmark against the reference")
+    return candidate.name
 
 
 class Differentiable(Protocol):
@@ -116,6 +126,7 @@ __all__ = [
     "candidate_copy",
     "compiled",
     "differentiated",
+    "fused_backend",
     "generator",
     "prefix_mask",
     "ragged_lengths",

@@ -43,6 +43,7 @@ from bench.suites import (
     candidate_copy,
     compiled,
     differentiated,
+    fused_backend,
     generator,
     prefix_mask,
     ragged_lengths,
@@ -54,7 +55,7 @@ from engine.cqa import ContextQueryAttention
 from kernels.cqa.reference import cqa_reference
 from kernels.ms_lstm.reference import ms_lstm_reference
 from kernels.policy import cqa_flops, ms_lstm_flops
-from kernels.registry import backend_names
+from kernels.registry import REFERENCE, backend_names
 
 SUITE = "kernels"
 MS_LSTM_OP, CQA_OP = "kernels.ms_lstm.op", "kernels.cqa.op"
@@ -77,7 +78,8 @@ CPU_SHAPES = KernelShapes(batch=4, dim=128, scales=3, lstm_lengths=(32, 64, 128)
 QUICK_SHAPES = KernelShapes(batch=2, dim=32, scales=3, lstm_lengths=(16,), words=6, cqa_lengths=(16,))
 INTERPRETER_SHAPES = KernelShapes(batch=2, dim=16, scales=3, lstm_lengths=(8,), words=5, cqa_lengths=(8,))
 CPU_COMPILE_SKIP = ("torch.compile of the kernel references is not run on CPU: compiling the packed-LSTM "
-                    "forward+backward costs 10-100 s per shape there (the deploy suite compiles the whole model)")
+                    "forward+backward costs tens of seconds per shape there (the deploy suite compiles the whole "
+                    "model)")
 ENCODER_COUNTS = (1, 3)  # one MS-LSTM encoder; the Q/K/V triple of an LSTM Transformer block
 OPS = ("ms_lstm", "cqa")
 DTYPE_NAMES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -133,7 +135,7 @@ def make_encoders(count: int, shapes: KernelShapes, settings: Settings, dtype: t
 
 def make_cqa_block(shapes: KernelShapes, settings: Settings, dtype: torch.dtype) -> ContextQueryAttention:
     torch.manual_seed(0)
-    return ContextQueryAttention(shapes.dim, kernels="reference").to(settings.device, dtype)
+    return ContextQueryAttention(shapes.dim, kernels=REFERENCE).to(settings.device, dtype)
 
 
 def pass_flops(count, sizes: tuple[int, ...], backward: bool) -> float:
@@ -178,20 +180,20 @@ def _variants(settings: Settings, module: nn.Module, build, reference_op, backen
     """reference, compiled and triton variants (+ ``extra_backends``, e.g. triton-v2) of one case, and the fp32
     oracle of a low-precision case."""
     on_cuda = settings.device.type == "cuda"
-    variants = [build("reference", backend_op("reference"), module, backward, not interpreter_only)]
+    variants = [build(REFERENCE, backend_op(REFERENCE), module, backward, not interpreter_only)]
     candidate = candidate_copy(module, settings)
     if settings.compile_skip is None and not interpreter_only:
         variants.append(build("compiled", compiled(reference_op), candidate, backward))
     if triton is None and (on_cuda or interpreter_only):
-        for backend in ("triton", *extra_backends):
+        for backend in (fused_backend(), *extra_backends):
             kernel = build(backend, backend_op(backend), candidate, backward, on_cuda)
             kernel.vs_oracle = True  # a bf16 kernel answers to the fp32 reference, not to cuDNN's bf16 rounding
             variants.append(kernel)
     dtype = next(module.parameters()).dtype
     oracle = None
     if dtype != torch.float32:
-        oracle = upcast_oracle(lambda m: build("reference fp32", backend_op("reference"), m, backward),
-                               module, "reference fp32")
+        oracle = upcast_oracle(lambda m: build(f"{REFERENCE} fp32", backend_op(REFERENCE), m, backward),
+                               module, f"{REFERENCE} fp32")
     return variants, oracle
 
 
@@ -287,7 +289,7 @@ def cases(settings: Settings, lengths: tuple[int, ...] | None = None, encoders: 
     for op in ops:
         reason = triton_skip(settings, MS_LSTM_OP if op == "ms_lstm" else CQA_OP)
         if reason:
-            yield SkipRecord(SUITE, op, "triton", reason, part=settings.part)
+            yield SkipRecord(SUITE, op, fused_backend(), reason, part=settings.part)
     shapes = _shapes(settings, lengths)
     for dtype in _dtypes(settings, dtypes):
         modules = {count: make_encoders(count, shapes, settings, dtype) for count in encoders if "ms_lstm" in ops}

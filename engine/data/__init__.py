@@ -3,11 +3,13 @@
 from engine.data.annotations import LineIssue, Moment, SplitReport, load_charades, load_custom, load_tacos
 from engine.data.build import build_datasets, summarize
 from engine.data.dataset import GroundingDataset, Sample, collate
+from engine.data.detr_annotations import load_detr
+from engine.data.feature_store import FeatureStore, open_feature_store
 from engine.data.features import (
     ArrayFeatures,
     FeatureFileError,
     FeatureScan,
-    NpyFeatures,
+    StoredFeatures,
     check_clip_features,
     read_feature_file,
     resample_clips,
@@ -18,18 +20,21 @@ __all__ = [
     "ArrayFeatures",
     "FeatureFileError",
     "FeatureScan",
+    "FeatureStore",
     "GroundingDataset",
     "LineIssue",
     "Moment",
-    "NpyFeatures",
     "Sample",
     "SplitReport",
+    "StoredFeatures",
     "build_datasets",
     "check_clip_features",
     "collate",
     "load_charades",
     "load_custom",
+    "load_detr",
     "load_tacos",
+    "open_feature_store",
     "read_feature_file",
     "resample_clips",
     "scan_features",

@@ -1,14 +1,18 @@
 """Annotation parsers: Charades-STA and TACoS (VSLNet release layout) -> moments per split, no features needed.
 
-Charades-STA (folder with ``charades_sta_train.txt``, ``charades_sta_test.txt``, ``charades.json``):
-lines ``VID start end##sentence`` (seconds); durations from ``charades.json`` (``{vid: {"duration": s}}``).
+Charades-STA (folder with ``charades_sta_train.txt``, ``charades_sta_test.txt``, and ``charades.json`` or
+2D-TAN's ``Charades_v1_train.csv`` + ``Charades_v1_test.csv``): lines ``VID start end##sentence`` (seconds);
+durations from ``charades.json`` (``{vid: {"duration": s}}``, VSLNet's layout) or else from the CSVs'
+``length`` column (``id`` names the video), as 2D-TAN reads them.
 Charades has no official validation split: unless a ``charades_sta_val.txt`` (same format) is present,
 val is carved out of the train file **by video**: a video is in val when ``crc32(video_id) % 1000 <
 1000 * val_fraction`` (default 0.1), so no video is in both, and the choice depends on nothing but the id.
+``val_fraction`` 0 carves nothing (the papers' protocol: the whole train split trains, there is no val).
 
 TACoS (folder with ``train.json``, ``val.json``, ``test.json``): ``{"sXX-dYY.avi": {"timestamps":
 [[f0, f1], ...] (frames), "sentences": [...], "fps": f, "num_frames": n}}``; duration = num_frames / fps,
 seconds = frame / fps. The video id (and feature file name) is the key without ``.avi``: ``sXX-dYY``.
+With ``val_fraction`` 0 the val file is not read (EAMAT's code trains and selects without it).
 
 Pairs are validated alike (:func:`validated_moment`). Dropped, counted per reason in the split's
 :class:`SplitReport`: ``malformed`` (unparsable line / entry), ``unknown_video`` (no duration for it),
@@ -28,6 +32,7 @@ number, in :attr:`SplitReport.issues` (``python -m train check-data`` prints the
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import zlib
@@ -48,6 +53,12 @@ class Moment:
     start: float
     end: float
     duration: float
+    windows: tuple[tuple[float, float], ...] = ()  # every ground truth of a multi-window query, (start, end) first
+
+    @property
+    def ground_truths(self) -> tuple[tuple[float, float], ...]:
+        """Every ground-truth window of the query in seconds: ``windows``, or ``((start, end),)``."""
+        return self.windows or ((self.start, self.end),)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class SplitReport:
     dropped: Counter = field(default_factory=Counter)
     clipped: int = 0
     issues: list[LineIssue] = field(default_factory=list)  # dropped / clipped pairs whose place is known
+    source: str = ""  # where the split's pairs come from (a file, or carved out of train)
 
     def drop(self, reason: str, where: str | None = None, detail: str = "") -> None:
         self.dropped[reason] += 1
@@ -125,13 +137,14 @@ def load_charades(
 ) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
     """Charades-STA moments and reports for "train", "val", "test" (layout in the module docstring)."""
     root = Path(root)
-    durations = _charades_durations(_required(root / "charades.json"))
+    durations = _charades_durations(root)
     moments = {split: [] for split in SPLITS}
     reports = {split: SplitReport() for split in SPLITS}
     val_file = root / "charades_sta_val.txt"
     sources = {"train": _required(root / "charades_sta_train.txt"), "test": _required(root / "charades_sta_test.txt")}
     if val_file.is_file():
         sources["val"] = val_file
+    mark_sources(reports, sources, val_fraction)
     for file_split, path in sources.items():
         carve_val = file_split == "train" and "val" not in sources
         for number, line in enumerate(_read_lines(path), 1):
@@ -148,6 +161,15 @@ def load_charades(
             if moment is not None:
                 moments[split].append(moment)
     return moments, reports
+
+
+def mark_sources(reports: dict[str, SplitReport], sources: dict[str, Path], val_fraction: float) -> None:
+    """Say in each report where its split comes from: its file, or (val without a file) carved out of train."""
+    for split, report in reports.items():
+        if split in sources:
+            report.source = str(sources[split])
+        elif split == "val" and val_fraction > 0:
+            report.source = f"{val_fraction:g} of the training videos, carved out of {sources['train']}"
 
 
 def in_charades_val(video_id: str, val_fraction: float = CHARADES_VAL_FRACTION) -> bool:
@@ -167,6 +189,7 @@ def load_custom(
     moments = {split: [] for split in SPLITS}
     reports = {split: SplitReport() for split in SPLITS}
     sources = {split: root / name for split, name in CUSTOM_FILES.items() if split != "val" or (root / name).is_file()}
+    mark_sources(reports, sources, val_fraction)
     for file_split, path in sources.items():
         carve_val = file_split == "train" and "val" not in sources
         for number, line in enumerate(_read_lines(_required(path)), 1):
@@ -210,12 +233,17 @@ def _custom_line(line: str) -> tuple[str, str, float, float, float] | str:
     return video_id, sentence, *times
 
 
-def load_tacos(root: str | Path) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
-    """TACoS moments and reports for "train", "val", "test" (layout in the module docstring)."""
+def load_tacos(
+    root: str | Path, val_fraction: float = CHARADES_VAL_FRACTION
+) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
+    """TACoS moments and reports for "train", "val", "test" (layout in the module docstring; ``val_fraction``
+    0 leaves val empty, any other value reads ``val.json``)."""
     root = Path(root)
     moments = {split: [] for split in SPLITS}
     reports = {split: SplitReport() for split in SPLITS}
-    for split in SPLITS:
+    splits = SPLITS if val_fraction > 0 else ("train", "test")
+    mark_sources(reports, {split: root / f"{split}.json" for split in splits}, val_fraction)
+    for split in splits:
         for key, entry in _read_json(_required(root / f"{split}.json")).items():
             video_id = key.removesuffix(".avi")
             for sentence, start, end, duration in _tacos_pairs(entry, reports[split]):
@@ -262,13 +290,41 @@ def _charades_line(line: str) -> tuple[str, float, float, str] | None:
         return None
 
 
-def _charades_durations(path: Path) -> dict[str, float]:
-    """Video id -> duration; entries without a numeric "duration" are left out (their lines: unknown_video)."""
+CHARADES_CSVS = ("Charades_v1_train.csv", "Charades_v1_test.csv")  # 2D-TAN's duration files
+
+
+def _charades_durations(root: Path) -> dict[str, float]:
+    """Video id -> duration from ``charades.json`` or, without it, 2D-TAN's CSVs; entries without a numeric
+    duration are left out (their lines: unknown_video)."""
+    if not (root / "charades.json").is_file() and all((root / name).is_file() for name in CHARADES_CSVS):
+        return {k: v for name in CHARADES_CSVS for k, v in _csv_durations(root / name).items()}
+    if not (root / "charades.json").is_file():
+        raise FileNotFoundError(f"no video durations in {root}: neither charades.json (VSLNet) nor "
+                                f"{' + '.join(CHARADES_CSVS)} (2D-TAN) (data.annotations = {root})")
     durations = {}
-    for video_id, entry in _read_json(path).items():
+    for video_id, entry in _read_json(root / "charades.json").items():
         try:
             durations[video_id] = float(entry["duration"])
         except (TypeError, KeyError, ValueError):
+            continue
+    return durations
+
+
+def _csv_durations(path: Path) -> dict[str, float]:
+    """``id`` -> ``length`` (seconds) of a Charades_v1 CSV; rows without a numeric length are left out."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"cannot read annotation file {path}: {err}") from err
+    if rows and not {"id", "length"} <= set(rows[0]):
+        raise ValueError(f"annotation file {path}: expected the columns 'id' and 'length' (Charades_v1 CSV), "
+                         f"got {sorted(rows[0])[:12]}")
+    durations = {}
+    for row in rows:
+        try:
+            durations[row["id"]] = float(row["length"])
+        except (TypeError, ValueError):
             continue
     return durations
 

@@ -1,8 +1,10 @@
-"""Clip features per video: ``<features>/<video_id>.npy`` files (or in-memory arrays), resampled to ``max_clips``.
+"""Clip features per video, read from a :mod:`~engine.data.feature_store` (or in-memory arrays) and resampled.
 
 A feature array is (T, dv) float with any dv (I3D 1024, C3D 4096, synthetic 64), the same for every video
-of a dataset. Videos longer than ``max_clips`` are average-pooled to ``max_clips`` clips
-(:func:`resample_clips`); shorter ones are kept as they are.
+of a dataset; singleton axes are squeezed first (pytorch-i3d writes (T, 1, 1, 1024)). Videos longer than
+``max_clips`` are average-pooled to ``max_clips`` clips (:func:`resample_clips`); shorter ones are kept as
+they are.  ``data.clip_stride`` k > 1 then keeps every k-th clip (EAMAT's TACoS code: pool to 1500 clips,
+keep every 3rd).
 
 Every reader of feature files -- the datasets, ``python -m train predict`` and ``check-data`` -- goes
 through :func:`read_feature_file` and :func:`check_clip_features`, so a bad file gets the same one-line
@@ -15,26 +17,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:  # the stores read files through this module
+    from engine.data.feature_store import FeatureStore
+
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"  # an .npz archive
+NPZ_KEY = "features"  # the array of a DETR-family .npz (Moment-DETR, QD-DETR, lighthouse, UniVTG)
 
 
 class FeatureFileError(ValueError):
     """A clip-feature file or array that cannot be used; the message names it and the problem, on one line."""
 
 
-def read_feature_file(path: str | Path, mmap_mode: str | None = None) -> np.ndarray:
-    """The array of a ``.npy`` file, never unpickling anything.
+def read_feature_file(path: str | Path, mmap_mode: str | None = None, key: str = "") -> np.ndarray:
+    """The array of a ``.npy`` file, or of an ``.npz`` file's member ``key`` (default ``features``), never
+    unpickling anything.
 
     Raises FileNotFoundError for a missing file and :class:`FeatureFileError` for a file that is not a
-    ``.npy`` array (e.g. a pickle, an ``.npz`` archive, text), holds Python objects, or is truncated.
+    ``.npy`` array (e.g. a pickle, an ``.npz`` archive named ``.npy``, text), holds Python objects, is
+    truncated, or (``.npz``) has no member ``key``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such feature file")
+    if path.suffix == ".npz":
+        return _read_npz(path, key or NPZ_KEY)
     try:
         with open(path, "rb") as f:
             magic = f.read(len(NPY_MAGIC))
@@ -57,13 +68,40 @@ def read_feature_file(path: str | Path, mmap_mode: str | None = None) -> np.ndar
         raise FeatureFileError(f"{path}: unreadable .npy file ({_first_line(err)})") from err
 
 
+def _read_npz(path: Path, key: str) -> np.ndarray:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if key not in archive.files:
+                raise FeatureFileError(f"{path}: no array '{key}' in the .npz (it holds {archive.files}); "
+                                       "set --set data.feature_key=NAME")
+            return archive[key]
+    except FeatureFileError:
+        raise
+    except (OSError, ValueError, EOFError) as err:
+        raise FeatureFileError(f"{path}: unreadable .npz file, array '{key}' ({_first_line(err)})") from err
+
+
+def squeeze_clip_axes(array: np.ndarray) -> np.ndarray:
+    """``array`` without its singleton axes between the first and the last ((T, 1, 1, dv) -> (T, dv)), and
+    without a leading singleton axis when more than two axes remain ((1, T, dv) -> (T, dv)); a (1, dv)
+    one-clip array and every 2-d array stay as they are."""
+    if array.ndim <= 2:
+        return array
+    inner = [axis for axis in range(1, array.ndim - 1) if array.shape[axis] == 1]
+    array = array.squeeze(axis=tuple(inner)) if inner else array
+    if array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    return array
+
+
 def check_clip_features(array: np.ndarray, where: str, video_dim: int | None = None) -> np.ndarray:
-    """``array`` as float32 after checking it is a finite, real-valued (T >= 1, video_dim) array.
+    """``array`` as float32 after squeezing its singleton axes (:func:`squeeze_clip_axes`) and checking it is a
+    finite, real-valued (T >= 1, video_dim) array.
 
     ``where`` names the array in the messages (e.g. ``clip features /data/v.npy``); ``video_dim`` None
     accepts any width.  Raises :class:`FeatureFileError`.
     """
-    array = np.asarray(array)
+    array = squeeze_clip_axes(np.asarray(array))
     if array.dtype.hasobject or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise FeatureFileError(f"{where}: {array.dtype} array; clip features must be real numbers (float32)")
     dv = "dv" if video_dim is None else video_dim
@@ -106,55 +144,51 @@ class ClipFeatures:
 
     video_dim: int
 
-    def __init__(self, max_clips: int):
+    def __init__(self, max_clips: int, clip_stride: int = 1):
         if max_clips < 1:
             raise ValueError(f"data.max_clips must be >= 1, got {max_clips}")
-        self.max_clips = max_clips
+        if clip_stride < 1:
+            raise ValueError(f"data.clip_stride must be >= 1, got {clip_stride}")
+        self.max_clips, self.clip_stride = max_clips, clip_stride
 
     def load(self, video_id: str) -> np.ndarray:
         raise NotImplementedError
 
     def _checked(self, video_id: str, array: np.ndarray, where: str) -> np.ndarray:
-        """``array`` resampled, after checking it is a finite (T >= 1, video_dim) array."""
-        return resample_clips(check_clip_features(array, f"clip features of video '{video_id}' ({where})",
-                                                  self.video_dim), self.max_clips)
+        """``array`` resampled (then strided), after checking it is a finite (T >= 1, video_dim) array."""
+        array = resample_clips(check_clip_features(array, f"clip features of video '{video_id}' ({where})",
+                                                   self.video_dim), self.max_clips)
+        return array[::self.clip_stride]
 
 
-class NpyFeatures(ClipFeatures):
-    """``<directory>/<video_id>.npy`` files, loaded on demand; every listed video's file must exist."""
+class StoredFeatures(ClipFeatures):
+    """The listed videos' features in a :class:`~engine.data.feature_store.FeatureStore`, read on demand; every
+    listed video must be in the store (checked up front)."""
 
-    def __init__(self, directory: str | Path, video_ids: Iterable[str], max_clips: int):
-        super().__init__(max_clips)
-        self.directory = Path(directory)
-        if not self.directory.is_dir():
-            raise FileNotFoundError(f"feature folder {self.directory} not found (data.features)")
+    def __init__(self, store: FeatureStore, video_ids: Iterable[str], max_clips: int, clip_stride: int = 1):
+        super().__init__(max_clips, clip_stride)
+        self.store = store
         video_ids = sorted(set(video_ids))
-        missing = [v for v in video_ids if not self.path(v).is_file()]
+        if not video_ids:
+            raise ValueError(f"no videos to read from {store.source}")
+        missing = [v for v in video_ids if store.locate(v) is None]
         if missing:
             raise FileNotFoundError(
-                f"clip features of video '{missing[0]}' not found: {self.path(missing[0])} "
-                f"({len(missing)} of {len(video_ids)} videos have no <video_id>.npy in {self.directory})"
-            )
-        if not video_ids:
-            raise ValueError("NpyFeatures: no videos")
-        first = self._read(video_ids[0], mmap_mode="r")
+                f"clip features of video '{missing[0]}' not found: no {store.expected(missing[0])} "
+                f"({len(missing)} of {len(video_ids)} videos are missing from {store.source})")
+        first = self._read(video_ids[0])
         if first.ndim != 2:
-            raise ValueError(
-                f"clip features of video '{video_ids[0]}' ({self.path(video_ids[0])}) have shape {first.shape}; "
-                "expected (T, dv)"
-            )
+            raise FeatureFileError(f"clip features of video '{video_ids[0]}' ({store.locate(video_ids[0])}) have "
+                                   f"shape {first.shape}; expected (T, dv)")
         self.video_dim = first.shape[1]
 
-    def path(self, video_id: str) -> Path:
-        return self.directory / f"{video_id}.npy"
-
     def load(self, video_id: str) -> np.ndarray:
-        return self._checked(video_id, self._read(video_id), str(self.path(video_id)))
+        return self._checked(video_id, self._read(video_id), str(self.store.locate(video_id)))
 
-    def _read(self, video_id: str, mmap_mode: str | None = None) -> np.ndarray:
+    def _read(self, video_id: str) -> np.ndarray:
         try:
-            return read_feature_file(self.path(video_id), mmap_mode)
-        except FeatureFileError as err:  # the message starts with the path
+            return self.store.read(video_id)
+        except FeatureFileError as err:  # the message starts with the file (and key)
             raise FeatureFileError(f"cannot read clip features of video '{video_id}' from {err}") from err
 
 
@@ -182,7 +216,8 @@ class FeatureScan:
 
     clips: dict[str, int] = field(default_factory=dict)  # readable, valid videos -> clip count T
     widths: dict[str, int] = field(default_factory=dict)  # readable, valid videos -> width dv
-    missing: dict[str, str] = field(default_factory=dict)  # video -> the path that does not exist
+    places: dict[str, str] = field(default_factory=dict)  # readable, valid videos -> file (and key)
+    missing: dict[str, str] = field(default_factory=dict)  # video -> where its features were looked for
     unreadable: dict[str, str] = field(default_factory=dict)  # video -> one-line problem (format, shape, NaN / Inf)
 
     @property
@@ -203,24 +238,25 @@ class FeatureScan:
         return not (self.missing or self.unreadable or self.other_widths)
 
 
-def scan_features(directory: str | Path, video_ids: Iterable[str], progress: bool = False) -> FeatureScan:
-    """Read every ``<directory>/<video_id>.npy`` once and record its clip count and width, or its problem."""
-    directory = Path(directory)
+def scan_features(store: FeatureStore, video_ids: Iterable[str], progress: bool = False) -> FeatureScan:
+    """Read every listed video's features from ``store`` once and record its clip count and width, or its
+    problem; a problem with one video never stops the scan."""
     scan = FeatureScan()
     ids = sorted(set(video_ids))
     if progress:
         from tqdm import tqdm
 
-        ids = tqdm(ids, desc="feature files", unit="file", leave=False, dynamic_ncols=True)
+        ids = tqdm(ids, desc="feature files", unit="video", leave=False, dynamic_ncols=True)
     for video_id in ids:
-        path = directory / f"{video_id}.npy"
-        if not path.is_file():
-            scan.missing[video_id] = str(path)
+        place = store.locate(video_id)
+        if place is None:
+            scan.missing[video_id] = store.expected(video_id)
             continue
         try:
-            array = check_clip_features(read_feature_file(path), str(path))
-        except FeatureFileError as err:
+            array = check_clip_features(store.read(video_id), place)
+        except (FeatureFileError, OSError) as err:
             scan.unreadable[video_id] = str(err)
             continue
         scan.clips[video_id], scan.widths[video_id] = array.shape
+        scan.places[video_id] = place
     return scan

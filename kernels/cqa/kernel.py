@@ -35,6 +35,7 @@ import triton
 import triton.language as tl
 
 from kernels.cqa.reference import MASK_VALUE
+from kernels.device_fit import launch
 from kernels.policy import dot_precision
 
 MASK = tl.constexpr(MASK_VALUE)
@@ -383,13 +384,11 @@ def cqa_forward(
     ctx = torch.empty(B, tiles.n, D, **f32)
     x = torch.empty(B, T, 3 * D, device=video.device, dtype=video.dtype)
     meta = functools.partial(_meta, tiles, dtype=video.dtype)
-    _scores_kernel[(n_t, B)](
-        video, query, w_c, w_q, w_m, video_valid, scores, blk_max, blk_sum, T, N, D, n_t, **meta("scores")
-    )
-    _column_kernel[(n_d, B)](
-        video, video_valid, scores, blk_max, blk_sum, col_max, col_inv, ctx, T, D, n_t, **meta("column")
-    )
-    _rows_kernel[(n_t, B)](video, query, query_valid, scores, ctx, x, T, N, D, **meta("rows"))
+    launch(_scores_kernel, (n_t, B), (video, query, w_c, w_q, w_m, video_valid, scores, blk_max, blk_sum, T, N,
+                                      D, n_t), meta("scores"))
+    launch(_column_kernel, (n_d, B), (video, video_valid, scores, blk_max, blk_sum, col_max, col_inv, ctx, T, D,
+                                      n_t), meta("column"))
+    launch(_rows_kernel, (n_t, B), (video, query, query_valid, scores, ctx, x, T, N, D), meta("rows"))
     return x, ForwardState(scores, col_max, col_inv, ctx)
 
 
@@ -408,14 +407,11 @@ def cqa_backward(
     dw = torch.empty(3, B, D, **f32)
     d_video, d_query = torch.empty_like(video), torch.empty_like(query)
     meta = functools.partial(_meta, tiles, dtype=video.dtype)
-    _bwd_column_kernel[(n_d, B)](
-        video, query_valid, state.scores, grad_x, dq_att, dctx, T, N, D, **meta("bwd_column")
-    )
-    _bwd_rows_kernel[(n_t, B)](
+    launch(_bwd_column_kernel, (n_d, B), (video, query_valid, state.scores, grad_x, dq_att, dctx, T, N, D),
+           meta("bwd_column"))
+    launch(_bwd_rows_kernel, (n_t, B), (
         video, query, w_c, w_m, video_valid, query_valid, state.scores, state.col_max, state.col_inv_sum,
-        state.word_context, dctx, grad_x, ds, d_video, T, N, D, **meta("bwd_rows"),
-    )
-    _bwd_query_kernel[(n_d, B)](
-        video, query, w_q, w_m, ds, dq_att, d_query, dw, B, T, N, D, **meta("bwd_query")
-    )
+        state.word_context, dctx, grad_x, ds, d_video, T, N, D), meta("bwd_rows"))
+    launch(_bwd_query_kernel, (n_d, B), (video, query, w_q, w_m, ds, dq_att, d_query, dw, B, T, N, D),
+           meta("bwd_query"))
     return d_video, d_query, dw

@@ -90,7 +90,9 @@ def cqa_triton(
     B, T, d = video.shape
     clip_weight = video_valid.unsqueeze(-1).to(video.dtype)  # as the reference: fp32 video under autocast -> fp32 out
     dtype = compute_dtype(video)
-    if dtype != video.dtype:  # autocast: run in its dtype, as the reference's matmuls do
+    # autocast: every operand in its dtype, as the reference's matmuls do -- each one on its own (under bf16 autocast
+    # the video may already be bf16 while the weights are fp32 parameters; the in-place addmm_ below takes no mix)
+    if dtype != video.dtype or torch.is_autocast_enabled(video.device.type):
         video, query, w_c, w_q, w_m, proj_weight = (t.to(dtype) for t in (video, query, w_c, w_q, w_m, proj_weight))
         proj_bias = None if proj_bias is None else proj_bias.to(dtype)
     x = cqa_features_triton(video, query, video_valid, query_valid, w_c, w_q, w_m)

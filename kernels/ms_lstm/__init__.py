@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from kernels.checks import check_lengths, check_tensor
+from kernels.checks import check_lengths, check_tensor, on_host
 from kernels.registry import resolve
 
 __all__ = ["check_ms_lstm_args", "multi_scale_lstm"]
@@ -33,7 +33,7 @@ def check_ms_lstm_args(
                 raise ValueError(
                     f"{where} takes input_size {lstm.input_size} (proj_size {lstm.proj_size}); xs have D={D}"
                 )
-    check_lengths("lengths", lengths, B, T)
+    check_lengths("lengths", lengths, B, T, values=on_host(lengths))  # no host sync: the kernels clamp to [0, T]
 
 
 def multi_scale_lstm(
@@ -46,7 +46,8 @@ def multi_scale_lstm(
 
     Args:
         xs: E inputs of shape (B, T, D) (e.g. the LayerNormed inputs of the Q, K, V encoders).
-        lengths: (B,) int64 valid lengths, 1 <= L_b <= T.
+        lengths: (B,) int64 valid lengths, 1 <= L_b <= T (checked when on the host; device lengths are not read
+            back -- that would be a sync per call -- and the kernels clamp them to [0, T]).
         encoders: E sequences of S ``nn.LSTM(D, H, bidirectional=True, batch_first=True)``; the
             LSTM at index s-1 runs at stride s.
         backend: "auto" or a registered backend name (see :mod:`kernels.registry`).

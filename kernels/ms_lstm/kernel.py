@@ -24,9 +24,11 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.device_fit import launch
 from kernels.policy import accumulation_dtype, dot_precision
 
 BLOCK_B = 16  # sequences per program: the smallest tl.dot M, so the most programs for small batches
+FRAME_GRAD_STAGES = 3  # Triton's default pipelining depth for the weight-gradient GEMM (fewer where it does not fit)
 
 
 @triton.jit
@@ -45,7 +47,7 @@ def _set_sequences(w, first_q, len_ptr, B, T, NUM_SCALES: tl.constexpr, BLOCK_B:
     in_range = q < B * stride
     b = tl.where(in_range, q // stride, 0)
     j = q % stride
-    length = tl.load(len_ptr + b, mask=in_range, other=0)
+    length = tl.minimum(tl.maximum(tl.load(len_ptr + b, mask=in_range, other=0), 0), T)  # unchecked device lengths
     n_q = tl.where(in_range, (length - j + stride - 1) // stride, 0)  # numerator >= 0 as j < stride
     seq_row0 = (e * B + b).to(tl.int64) * T + j  # row of the sequence's frame j
     return slot, stride, direction, n_q, seq_row0
@@ -272,26 +274,29 @@ def lstm_forward(
     gates: torch.Tensor, w_hh: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, cell: torch.Tensor,
     num_scales: int, save: bool,
 ) -> None:
-    """Run the recurrence in place: fills ``y`` (and, with ``save``, ``cell`` and activated ``gates``)."""
+    """Run the recurrence in place: fills ``y`` (and, with ``save``, ``cell`` and activated ``gates``).  The compute
+    dtype is ``w_hh``'s; ``gates`` may be wider (fp32 for fp16 / bf16 weights: the op keeps the activations the
+    backward differentiates in fp32)."""
     E, B, T, _ = gates.shape
     hidden = w_hh.shape[-1]
-    ms_lstm_forward_kernel[_recurrent_grid(w_hh.shape[0], B, num_scales)](
-        gates, w_hh, y, cell, lengths, B, T, NUM_SCALES=num_scales, H=hidden, BLOCK_B=BLOCK_B,
-        ACC=_tl_dtype(gates.dtype), PRECISION=dot_precision(gates.dtype), SAVE=save, **_recurrent_config(hidden),
-    )
+    launch(ms_lstm_forward_kernel, _recurrent_grid(w_hh.shape[0], B, num_scales),
+           (gates, w_hh, y, cell, lengths, B, T),
+           dict(NUM_SCALES=num_scales, H=hidden, BLOCK_B=BLOCK_B, ACC=_tl_dtype(w_hh.dtype),
+                PRECISION=dot_precision(w_hh.dtype), SAVE=save, **_recurrent_config(hidden)))
 
 
 def lstm_backward(
     gates: torch.Tensor, cell: torch.Tensor, dy: torch.Tensor, w_hh: torch.Tensor, lengths: torch.Tensor,
     dgates: torch.Tensor, num_scales: int,
 ) -> None:
-    """BPTT in place: fills ``dgates`` (pre-activation gate grads) on every visited frame."""
+    """BPTT in place: fills ``dgates`` (pre-activation gate grads, in its own dtype) on every visited frame; ``gates``
+    holds the activated gates the forward saved (fp32 for fp16 / bf16 weights)."""
     E, B, T, _ = gates.shape
     hidden = w_hh.shape[-1]
-    ms_lstm_backward_kernel[_recurrent_grid(w_hh.shape[0], B, num_scales)](
-        gates, cell, dy, w_hh, dgates, lengths, B, T, NUM_SCALES=num_scales, H=hidden, BLOCK_B=BLOCK_B,
-        ACC=_tl_dtype(gates.dtype), PRECISION=dot_precision(gates.dtype), **_recurrent_config(hidden),
-    )
+    launch(ms_lstm_backward_kernel, _recurrent_grid(w_hh.shape[0], B, num_scales),
+           (gates, cell, dy, w_hh, dgates, lengths, B, T),
+           dict(NUM_SCALES=num_scales, H=hidden, BLOCK_B=BLOCK_B, ACC=_tl_dtype(w_hh.dtype),
+                PRECISION=dot_precision(w_hh.dtype), **_recurrent_config(hidden)))
 
 
 def frame_weight_grad(
@@ -304,9 +309,8 @@ def frame_weight_grad(
     out = torch.empty(E * sets_per_encoder, M, N, device=dgates.device, dtype=accumulation_dtype(dgates.dtype))
     block_m, block_n = 64, max(16, min(64, triton.next_power_of_2(N)))
     grid = (E * sets_per_encoder, triton.cdiv(M, block_m), triton.cdiv(N, block_n))
-    frame_weight_grad_kernel[grid](
-        dgates, src, out, B, T, g_row, src_row, M, N, SETS_PER_ENCODER=sets_per_encoder,
-        SHIFT_BY_SCALE=shift_by_scale, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_R=32,
-        ACC=_tl_dtype(dgates.dtype), PRECISION=dot_precision(dgates.dtype), num_warps=4,
-    )
+    launch(frame_weight_grad_kernel, grid, (dgates, src, out, B, T, g_row, src_row, M, N),
+           dict(SETS_PER_ENCODER=sets_per_encoder, SHIFT_BY_SCALE=shift_by_scale, BLOCK_M=block_m, BLOCK_N=block_n,
+                BLOCK_R=32, ACC=_tl_dtype(dgates.dtype), PRECISION=dot_precision(dgates.dtype), num_warps=4,
+                num_stages=FRAME_GRAD_STAGES))
     return out

@@ -13,8 +13,9 @@ Design (docs/design.md §2.1, §8.3):
   every step.  "v2" (:mod:`.resident`, the "triton-v2" backend): a group of programs per weight set splits
   the hidden units, each keeps its slice of W_hh on chip for all steps and the group exchanges h_t through
   L2 with a per-group counter; v1 runs instead when the group cannot be co-resident on the device.
-* **Saved for backward** (no recompute): the activated gates i, f, g, o in the compute dtype (they
-  overwrite the projected gates in place, so no extra buffer), c in fp32, and the output y (= h).  Under
+* **Saved for backward** (no recompute): the activated gates i, f, g, o (they overwrite the projected gates in
+  place) and c in fp32 -- for fp16 / bf16 too: the backward differentiates ``1 - f``, ``1 - g^2``, ``1 - o``,
+  which a bf16 gate near 1 would round to 0 or to a multiple of 2^-8 --, and the output y (= h).  Under
   ``torch.no_grad`` / inference mode (or with nothing requiring grad) nothing is stored or saved.
 * **Backward**: one launch runs BPTT for all weight sets (reverse visit order), writing pre-activation gate
   grads dG (E, B, T, S*2*4H).  Then ``dx = dG @ W_ih`` (cuBLAS bmm), ``dW_ih = dG^T x`` and
@@ -22,9 +23,10 @@ Design (docs/design.md §2.1, §8.3):
   at the frame +-s in place) and ``db = sum dG`` in fp32.
 * Launches (none depends on T, S or E): forward = 1 Triton + 1 cuBLAS baddbmm + 7 small torch ops (stack x,
   cat W_ih, stack W_hh, 2 cats + add for the biases, lengths to int32, zero y; plus dtype casts when the
-  parameters' dtype differs from the compute dtype); backward = 3 Triton (BPTT, dW_ih, dW_hh) + 1 cuBLAS bmm
+  parameters' dtype differs from the compute dtype, and the gates' cast to fp32 when an fp16 / bf16 call saves
+  for backward); backward = 3 Triton (BPTT, dW_ih, dW_hh) + 1 cuBLAS bmm
   (dx) + zeroing dG + 1 sum (db) + the stack of the E output grads.  v2 with groups of G > 1 programs adds
-  the zeroing of its group counters to each recurrence launch.
+  the zeroing of its group counters to each recurrence launch, and one host sync to read its error flag.
 
 Precision, dtypes and autocast follow :mod:`kernels.policy` (fp16 / bf16 / fp32; fp64 only under
 ``TRITON_INTERPRET=1``, for gradcheck).  Weight gradients are accumulated and returned in fp32 (cast to the
@@ -98,6 +100,8 @@ class MsLstmFunction(torch.autograd.Function):
             bias = (b_ih + b_hh).to(dtype).unsqueeze(1)
             gates = torch.baddbmm(bias, x_c.view(E, B * T, D), w_ih_c.transpose(1, 2))
             gates = gates.view(E, B, T, -1)
+            if save and gates.dtype != accumulation_dtype(dtype):
+                gates = gates.to(accumulation_dtype(dtype))  # the activations the backward differentiates: fp32
             y = torch.zeros(E, B, T, num_scales * 2 * hidden, device=x.device, dtype=dtype)
             cell = torch.empty(y.shape if save else 0, device=x.device, dtype=accumulation_dtype(dtype))
             recurrence.forward(gates, w_hh_c, lengths, y, cell, num_scales, save)
@@ -117,7 +121,7 @@ class MsLstmFunction(torch.autograd.Function):
         need_x, _, need_w_ih, need_w_hh, need_b_ih, need_b_hh = ctx.needs_input_grad[:6]
         dx = dw_ih = dw_hh = db = None
         with torch.autocast(x_c.device.type, enabled=False):
-            dgates = torch.zeros_like(gates)  # frames no sequence visits (padding) keep dG = 0
+            dgates = torch.zeros(gates.shape, device=gates.device, dtype=x_c.dtype)  # padding frames keep dG = 0
             ctx.recurrence.backward(gates, cell, dy.to(y.dtype).contiguous(), w_hh_c, lengths, dgates, ctx.num_scales)
             if need_x:
                 dx = torch.bmm(dgates.view(E, B * T, -1), w_ih_c).view(E, B, T, D).to(x_dtype)

@@ -32,42 +32,31 @@ Design (chosen by reasoning and an offline sm_90 compile; not yet timed on a GPU
 * **Co-residency.**  A cross-program wait deadlocks unless every program of the grid is resident at once.
   :func:`choose_group_size` takes the device's SM count and per-SM registers / shared memory and each
   candidate kernel's compiled usage (registers, spills, shared memory, warps) and picks G; when no G fits, the
-  launchers run v1 instead (same results, same saved tensors).  It assumes the launch may use the whole
-  device: an MPS share smaller than the SM count, or two G > 1 launches running concurrently on different
-  streams, could deadlock.
+  launchers run v1 instead (same results, same saved tensors).  That estimate is enforced, not trusted: a G > 1
+  grid is launched cooperatively (Triton's ``launch_cooperative_grid``), so the driver rejects a grid that
+  cannot be co-resident (an MPS share, kernels on other streams, the shared-memory carveout), and every wait is
+  bounded (:data:`MAX_SPINS`): one that gives up sets the launch's error flag, the later waits return at once,
+  and the host (one sync per G > 1 launch) discards the results and reruns v1 with a warning.  Any failure to
+  plan, compile or launch v2 likewise runs v1 with a warning.  Nothing hangs.
 * **No software pipelining** of the step loop (``num_stages=1``): Triton's pipeliner would prefetch the next
   step's ``h_{t-1}`` load across the stores of this step.  Warps: 8 for the forward at BLOCK_M = 64 (4 spill
   at H = 256); 4 for the backward (with 8, Triton lays a chain of wgmma -- the K-chunks -- along M only, which
   replicates an M = 64 tile on both warpgroups).
 * **fp32 without TF32** (matmul precision "highest") runs v1 on a GPU: an FMA dot keeps its operands in
-  registers, where no W_hh slice fits (ptxas: ~60 KB of spill per thread at G = 4).  The interpreter runs it.
+  registers, where no W_hh slice fits (it spills: the report below).  The interpreter runs it.
 
-ptxas for sm_90a at H = 256, S = 3, BLOCK_M = 64 (B*S = 48), 16-byte aligned pointers, B and T multiples of 16
-(registers / spill stores / shared memory per program):
-
-=======================  ====================  ====================  ===================
-kernel, dtype            G = 4                 G = 8                 G = 16
-=======================  ====================  ====================  ===================
-forward bf16 (8 warps)   247 / 0 / 160 KiB     170 / 0 / 96 KiB      140 / 0 / 64 KiB
-forward fp16             245 / 0 / 160 KiB     157 / 0 / 96 KiB      128 / 0 / 64 KiB
-forward fp32 (TF32)      255 / 216 / 336 KiB   255 / 16 / 200 KiB    254 / 0 / 132 KiB
-backward bf16 (4 warps)  255 / 656 / 136 KiB   255 / 92 / 72 KiB     210 / 0 / 40 KiB
-backward fp16            255 / 596 / 136 KiB   255 / 96 / 72 KiB     206 / 0 / 40 KiB
-backward fp32 (TF32)     255 / 2240 / 288 KiB  255 / 1032 / 152 KiB  255 / 544 / 84 KiB
-=======================  ====================  ====================  ===================
-
-(G = 1, 2 need 512 / 256 KiB of W_hh in bf16: they do not fit 227 KiB.)  On an H100 / H200 (132 SMs) at the
-benchmark shape (E = 3: 18 groups) :func:`choose_group_size` picks G = 4 for the bf16 / fp16 forward (72
-programs, one per SM; G = 8 would be 144 programs, which the forward's 170+ registers x 256 threads do not
-allow two per SM) and G = 8 for the backward (the fewest spilled bytes among the co-resident sizes: 144
-programs, two per SM); fp32 fits no G there and runs v1 (:func:`could_fit` rules it out before compiling).
-With E = 1 (6 groups) it picks G = 16 (96 programs, no spill).  All of this is ptxas arithmetic until timed.
+ptxas's figures for sm_90a at H = 256, S = 3, BLOCK_M = 64 (B*S = 48) -- registers, spills and shared memory per
+program of every group size, dtype and kernel -- and the G that :func:`choose_group_size` picks from them on a
+132-SM GPU are in ``bench/results/compile-sm90/report.md`` (``python -m bench.compile``): arithmetic on compiler
+figures until timed on a GPU.  Whatever the figures, G = 1 and 2 cannot hold W_hh in bf16 at H = 256 in one
+block's shared memory, and fp32 runs v1 (:func:`could_fit` rules it out before compiling).
 
 Limits: those of v1 (H <= 256, fp16 / bf16 / fp32, fp64 under the interpreter).  ``G > 1`` needs a GPU.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -94,6 +83,8 @@ MIN_SLICE = 16  # tl.dot's smallest N: hidden units per program
 GROUP_SIZES = (1, 2, 4, 8, 16)
 BLOCK_K = 64  # backward: K-chunk of dG @ W_hh
 WIDE_TILE = 64 * 16  # forward tiles (BLOCK_M x SLICE) from this size on get 8 warps (4 spill at H = 256)
+MAX_SPINS = 1 << 20  # reads of a group counter before a wait gives up: >= ~1 s of L2 atomics, 1000x a step
+INTERPRETER_MAX_SPINS = 16  # the interpreter runs programs one after another: a G > 1 wait can never be met
 
 
 # ------------------------------------------------------------------------------------------------ kernels
@@ -117,12 +108,21 @@ def _group_weight_set(group, B, NUM_SCALES: tl.constexpr, BLOCK_M: tl.constexpr)
 
 
 @triton.jit
-def _wait_for(counter_ptr, target):
+def _wait_for(counter_ptr, target, error_ptr, max_spins):
     """Spin until the group's counter reaches ``target``; acquire: what the group stored before it is visible.
-    (Triton runs a scalar atomic on one thread and broadcasts the result through shared memory.)"""
+    (Triton runs a scalar atomic on one thread and broadcasts the result through shared memory.)
+
+    Bounded: after ``max_spins`` reads the wait gives up and sets the launch's error flag (``*error_ptr``); a wait
+    that finds the flag set returns at once, so a launch whose group is not co-resident ends in about one bound,
+    and the host discards its results (:meth:`_Launch.run`)."""
     seen = tl.atomic_add(counter_ptr, 0, sem="acquire", scope="gpu")
-    while seen < target:
+    spins = tl.where(tl.atomic_add(error_ptr, 0, sem="relaxed", scope="gpu") != 0, max_spins, 0)
+    while (seen < target) & (spins < max_spins):
         seen = tl.atomic_add(counter_ptr, 0, sem="acquire", scope="gpu")
+        given_up = tl.atomic_add(error_ptr, 0, sem="relaxed", scope="gpu") != 0
+        spins = tl.where(given_up, max_spins, spins + 1)
+    if seen < target:
+        tl.atomic_xchg(error_ptr, 1, sem="relaxed", scope="gpu")
 
 
 @triton.jit
@@ -136,7 +136,7 @@ def _arrive(counter_ptr, GROUP: tl.constexpr):
 
 @triton.jit
 def ms_lstm_resident_forward_kernel(
-    gates_ptr, w_hh_ptr, y_ptr, cell_ptr, len_ptr, sync_ptr, B, T,
+    gates_ptr, w_hh_ptr, y_ptr, cell_ptr, len_ptr, sync_ptr, B, T, max_spins,
     NUM_SCALES: tl.constexpr, H: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_H: tl.constexpr,
     GROUP: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr, SAVE: tl.constexpr,
 ):
@@ -145,8 +145,8 @@ def ms_lstm_resident_forward_kernel(
     Per visit: ``a_gate = gates_x[t] + h_prev @ W_gate[slice, :]^T`` -- four (BLOCK_M, SLICE) fp32
     accumulators, h_prev one (BLOCK_M, BLOCK_H) tile read from ``y``, the four (BLOCK_H, SLICE) W tiles
     resident --, ``c = f*c + i*g`` (registers), ``h = o*tanh(c)`` stored into ``y``; with SAVE the activated
-    gates overwrite ``gates`` and c goes to ``cell``.  ``sync_ptr``: one int32 counter per group, zero on entry
-    (unused when GROUP == 1).
+    gates overwrite ``gates`` and c goes to ``cell``.  ``sync_ptr``: one int32 counter per group, then the launch's
+    error flag, zero on entry (unused when GROUP == 1); ``max_spins``: the bound of each wait (:func:`_wait_for`).
     """
     G_ROW: tl.constexpr = NUM_SCALES * 8 * H
     Y_ROW: tl.constexpr = NUM_SCALES * 2 * H
@@ -167,6 +167,7 @@ def ms_lstm_resident_forward_kernel(
     gate_col = slot * 4 * H
     y_col = slot * H
     counter = sync_ptr + group
+    error = sync_ptr + tl.num_programs(0)
     c = tl.zeros((BLOCK_M, SLICE), dtype=ACC)
     for k in range(0, tl.max(n_q, axis=0)):
         active = k < n_q
@@ -175,7 +176,7 @@ def ms_lstm_resident_forward_kernel(
         g_ptrs = gates_ptr + row[:, None] * G_ROW + gate_col + n[None, :]
         acc_i, acc_f, acc_g, acc_o = _load_gates(g_ptrs, tile_ok, H, ACC)  # read-only: issued before the wait
         if GROUP > 1:
-            _wait_for(counter, GROUP * k)  # every slice of h_{t-1} is in y
+            _wait_for(counter, GROUP * k, error, max_spins)  # every slice of h_{t-1} is in y
         h_prev = tl.load(y_ptr + prev_row[:, None] * Y_ROW + y_col + kk[None, :],
                          mask=has_prev[:, None] & kk_ok[None, :], other=0.0, cache_modifier=".cg")
         acc_i = tl.dot(h_prev, w_i, acc_i, input_precision=PRECISION, out_dtype=ACC)
@@ -192,7 +193,7 @@ def ms_lstm_resident_forward_kernel(
 
 @triton.jit
 def ms_lstm_resident_backward_kernel(
-    gates_ptr, cell_ptr, dy_ptr, w_hh_ptr, dgates_ptr, len_ptr, sync_ptr, B, T,
+    gates_ptr, cell_ptr, dy_ptr, w_hh_ptr, dgates_ptr, len_ptr, sync_ptr, B, T, max_spins,
     NUM_SCALES: tl.constexpr, H: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_H: tl.constexpr,
     BLOCK_K: tl.constexpr, GROUP: tl.constexpr, ACC: tl.constexpr, PRECISION: tl.constexpr,
 ):
@@ -224,6 +225,7 @@ def ms_lstm_resident_backward_kernel(
     gate_col = slot * 4 * H
     y_col = slot * H
     counter = sync_ptr + group
+    error = sync_ptr + tl.num_programs(0)
     dc_next = tl.zeros((BLOCK_M, SLICE), dtype=ACC)
     for it in range(0, tl.max(n_q, axis=0)):
         active = it < n_q
@@ -234,7 +236,7 @@ def ms_lstm_resident_backward_kernel(
         tile_ok = active[:, None] & n_ok[None, :]
         dh = tl.load(dy_ptr + row[:, None] * Y_ROW + y_col + n[None, :], mask=tile_ok, other=0.0).to(ACC)
         if GROUP > 1:
-            _wait_for(counter, GROUP * it)  # every slice of dG(k+1) is in dgates
+            _wait_for(counter, GROUP * it, error, max_spins)  # every slice of dG(k+1) is in dgates
         for gate in tl.static_range(4):
             for j in tl.static_range(CHUNKS):
                 cols = j * BLOCK_K + kc
@@ -382,6 +384,7 @@ class _Launch:
 
     kernel: triton.JITFunction
     args: tuple
+    dtype: torch.dtype  # the compute dtype (W_hh's; the saved gates may be fp32)
     sync_arg: int
     constexprs: dict
     warps: Callable[[int, int], int]  # (BLOCK_M, SLICE) -> num_warps
@@ -396,12 +399,24 @@ class _Launch:
         constexprs = tuple(sorted((k, str(v)) for k, v in self.constexprs.items()))
         return (self.kernel.__name__, spec, constexprs, group_size)
 
-    def run(self, plan: ResidentPlan) -> None:
-        counters = self.args[self.sync_arg]  # G == 1 never touches them
+    def options(self, group_size: int) -> dict:
+        """Launch options: a G > 1 grid is launched cooperatively, so the driver rejects it when it cannot be
+        co-resident (instead of a group waiting for a program that never starts)."""
+        return {"launch_cooperative_grid": True} if group_size > 1 and not triton_interpreted() else {}
+
+    def run(self, plan: ResidentPlan) -> str | None:
+        """Launch with ``plan``; returns why its results must be discarded (None: they stand).  G > 1: one host
+        sync per launch, to read the error flag the bounded waits set (:func:`_wait_for`)."""
+        sync = self.args[self.sync_arg]  # G == 1 never touches it
         if plan.group_size > 1:
-            counters = torch.zeros(plan.groups, device=counters.device, dtype=torch.int32)
-        args = (*self.args[:self.sync_arg], counters, *self.args[self.sync_arg + 1:])
-        self.kernel[plan.grid](*args, GROUP=plan.group_size, num_warps=plan.num_warps, num_stages=1, **self.constexprs)
+            sync = torch.zeros(plan.groups + 1, device=sync.device, dtype=torch.int32)  # counters, error flag
+        args = (*self.args[:self.sync_arg], sync, *self.args[self.sync_arg + 1:])
+        self.kernel[plan.grid](*args, GROUP=plan.group_size, num_warps=plan.num_warps, num_stages=1,
+                               **self.options(plan.group_size), **self.constexprs)
+        if plan.group_size > 1 and int(sync[-1]) != 0:
+            return (f"a wait of a group of {plan.group_size} programs gave up after {self.args[-1]} spins (the group "
+                    "was not co-resident)")
+        return None
 
 
 _PLANS: dict[tuple, ResidentPlan | None] = {}
@@ -410,12 +425,16 @@ _PLANS: dict[tuple, ResidentPlan | None] = {}
 def _compiled_usage(launch: _Launch, device: DeviceLimits, group_size: int) -> KernelUsage | None:
     """The resources of ``launch``'s kernel compiled for ``group_size`` (None: it cannot load on the device)."""
     with torch.cuda.device(launch.args[0].device):  # Triton loads the binary on the current device
-        compiled = launch.kernel.warmup(
-            *launch.args, grid=(launch.groups, group_size), GROUP=group_size, num_stages=1,
-            num_warps=launch.warps(launch.block_m, launch.block_h // group_size), **launch.constexprs)
         try:
+            compiled = launch.kernel.warmup(
+                *launch.args, grid=(launch.groups, group_size), GROUP=group_size, num_stages=1,
+                num_warps=launch.warps(launch.block_m, launch.block_h // group_size),
+                **launch.options(group_size), **launch.constexprs)
             compiled._init_handles()  # loads the binary: registers, local memory; too much shared memory raises
         except OutOfResources:
+            return None
+        except Exception as err:  # noqa: BLE001 -- any compile or load failure rules this G out
+            _warn(f"G = {group_size} does not compile or load ({_describe(err)}); not a candidate")
             return None
     return KernelUsage(compiled.n_regs, compiled.metadata.num_warps, compiled.metadata.shared,
                        4 * compiled.n_spills)  # the driver reports local memory bytes / 4
@@ -431,11 +450,10 @@ def _plan(
     sizes = candidate_group_sizes(block_h)
     if group_size is not None and group_size not in sizes:
         raise ValueError(f"ms_lstm v2: group_size must be one of {sizes} at hidden size {launch.constexprs['H']}")
-    if triton_interpreted():  # programs run one after another: a cross-program wait would never return
-        if group_size not in (None, 1):
-            raise ValueError(f"ms_lstm v2: group_size={group_size} needs a GPU; the interpreter runs only 1")
-        return ResidentPlan(1, block_m, groups, launch.warps(block_m, block_h))
-    if launch.args[0].dtype == torch.float32 and launch.constexprs["PRECISION"] == "ieee":
+    if triton_interpreted():  # programs run one after another: a forced G > 1 ends in the bounded wait's fallback
+        g = group_size or 1
+        return ResidentPlan(g, block_m, groups, launch.warps(block_m, block_h // g))
+    if launch.dtype == torch.float32 and launch.constexprs["PRECISION"] == "ieee":
         # no tensor cores: an FMA dot keeps its operands in registers, where no W_hh slice fits (ptxas, G = 4:
         # 60 KB of spill per thread); v1 streams small W tiles instead
         if group_size is not None:
@@ -447,7 +465,7 @@ def _plan(
     device = device or device_limits(launch.args[0].device)
     usage_of = usage_of or (lambda g: _compiled_usage(launch, device, g))
     if group_size is None:
-        chosen = choose_group_size(groups, block_h, device, usage_of, launch.args[0].element_size())
+        chosen = choose_group_size(groups, block_h, device, usage_of, torch.finfo(launch.dtype).bits // 8)
     else:
         usage = usage_of(group_size)
         if usage is None or groups * group_size > device.sm_count * programs_per_sm(usage, device):
@@ -468,9 +486,9 @@ def _forward_launch(
     hidden = w_hh.shape[-1]
     block_m, block_h = sequence_block(B, num_scales), _hidden_block(hidden)
     constexprs = dict(NUM_SCALES=num_scales, H=hidden, BLOCK_M=block_m, BLOCK_H=block_h,
-                      ACC=_tl_dtype(gates.dtype), PRECISION=dot_precision(gates.dtype), SAVE=save)
-    return _Launch(ms_lstm_resident_forward_kernel, (gates, w_hh, y, cell, lengths, lengths, B, T), 5, constexprs,
-                   _forward_warps, num_groups(E, B, num_scales, block_m), block_m, block_h)
+                      ACC=_tl_dtype(w_hh.dtype), PRECISION=dot_precision(w_hh.dtype), SAVE=save)
+    return _Launch(ms_lstm_resident_forward_kernel, (gates, w_hh, y, cell, lengths, lengths, B, T, spin_limit()),
+                   w_hh.dtype, 5, constexprs, _forward_warps, num_groups(E, B, num_scales, block_m), block_m, block_h)
 
 
 def _backward_launch(
@@ -481,8 +499,9 @@ def _backward_launch(
     hidden = w_hh.shape[-1]
     block_m, block_h = sequence_block(B, num_scales), _hidden_block(hidden)
     constexprs = dict(NUM_SCALES=num_scales, H=hidden, BLOCK_M=block_m, BLOCK_H=block_h,
-                      BLOCK_K=min(BLOCK_K, block_h), ACC=_tl_dtype(gates.dtype), PRECISION=dot_precision(gates.dtype))
-    return _Launch(ms_lstm_resident_backward_kernel, (gates, cell, dy, w_hh, dgates, lengths, lengths, B, T), 6,
+                      BLOCK_K=min(BLOCK_K, block_h), ACC=_tl_dtype(w_hh.dtype), PRECISION=dot_precision(w_hh.dtype))
+    return _Launch(ms_lstm_resident_backward_kernel,
+                   (gates, cell, dy, w_hh, dgates, lengths, lengths, B, T, spin_limit()), w_hh.dtype, 6,
                    constexprs, _backward_warps, num_groups(E, B, num_scales, block_m), block_m, block_h)
 
 
@@ -496,27 +515,63 @@ def backward_plan(*args: object, group_size: int | None = None) -> ResidentPlan 
     return _plan(_backward_launch(*args), group_size)
 
 
+def spin_limit() -> int:
+    """The bound of each group wait: :data:`MAX_SPINS` on a GPU, :data:`INTERPRETER_MAX_SPINS` in the interpreter."""
+    return INTERPRETER_MAX_SPINS if triton_interpreted() else MAX_SPINS
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"ms_lstm v2: {message}", RuntimeWarning, stacklevel=3)
+
+
+def _run_v2_or_v1(launch: _Launch, group_size: int | None, run_v1: Callable[[], None],
+                  inputs_written: tuple[torch.Tensor, ...] = ()) -> None:
+    """Run ``launch`` with its plan; v1 (``run_v1``) when there is none, and -- with a warning -- when planning,
+    compiling or launching v2 fails, or a bounded wait gave up.  ``inputs_written``: inputs v2 overwrites in
+    place (the forward's gates), restored before v1 reruns after a wait that gave up.  A forced ``group_size``
+    that cannot run raises ValueError instead."""
+    try:
+        plan = _plan(launch, group_size)
+    except Exception as err:  # noqa: BLE001 -- any failure to plan v2 means v1
+        if group_size is not None and isinstance(err, ValueError):
+            raise
+        _warn(f"no plan ({_describe(err)}); running v1")
+        plan = None
+    if plan is None:
+        run_v1()
+        return
+    saved = [t.clone() for t in inputs_written] if plan.group_size > 1 else []
+    try:
+        problem = launch.run(plan)
+    except Exception as err:  # noqa: BLE001 -- e.g. the driver rejects a cooperative grid that cannot be resident
+        problem = f"the launch failed ({_describe(err)})"
+    if problem is None:
+        return
+    _warn(f"{problem}; running v1 instead")
+    for t, copy in zip(inputs_written, saved, strict=False):
+        t.copy_(copy)
+    run_v1()
+
+
 def lstm_forward(
     gates: torch.Tensor, w_hh: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, cell: torch.Tensor,
     num_scales: int, save: bool, group_size: int | None = None,
 ) -> None:
-    """:func:`.kernel.lstm_forward` with the v2 recurrence; v1 when no group size fits the device."""
+    """:func:`.kernel.lstm_forward` with the v2 recurrence; v1 when no group size fits the device, or v2 fails."""
     launch = _forward_launch(gates, w_hh, lengths, y, cell, num_scales, save)
-    plan = _plan(launch, group_size)
-    if plan is None:
-        v1.lstm_forward(gates, w_hh, lengths, y, cell, num_scales, save)
-    else:
-        launch.run(plan)
+    _run_v2_or_v1(launch, group_size, lambda: v1.lstm_forward(gates, w_hh, lengths, y, cell, num_scales, save),
+                  (gates,) if save else ())
 
 
 def lstm_backward(
     gates: torch.Tensor, cell: torch.Tensor, dy: torch.Tensor, w_hh: torch.Tensor, lengths: torch.Tensor,
     dgates: torch.Tensor, num_scales: int, group_size: int | None = None,
 ) -> None:
-    """:func:`.kernel.lstm_backward` with the v2 recurrence; v1 when no group size fits the device."""
+    """:func:`.kernel.lstm_backward` with the v2 recurrence; v1 when no group size fits the device, or v2 fails."""
     launch = _backward_launch(gates, cell, dy, w_hh, lengths, dgates, num_scales)
-    plan = _plan(launch, group_size)
-    if plan is None:
-        v1.lstm_backward(gates, cell, dy, w_hh, lengths, dgates, num_scales)
-    else:
-        launch.run(plan)
+    _run_v2_or_v1(launch, group_size, lambda: v1.lstm_backward(gates, cell, dy, w_hh, lengths, dgates, num_scales))

@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from bench.cases import Case, Settings, Variant, check_parity, run_case
+from bench.cases import Case, Settings, Variant, check_parity, run_case, tied_tolerance
 from bench.records import ParityRecord, ThroughputRecord, parity_failures
 from bench.timing import TimingPlan
+from kernels.parity import LOW_PRECISION_FLOOR, REFERENCE_ERROR_RATIO
 
 CPU = torch.device("cpu")
 SETTINGS = Settings(CPU, (torch.float32,), TimingPlan(warmup=1, repeats=3, min_sample_s=0.0, max_calls=1))
@@ -56,6 +57,30 @@ def test_oracle_rows_baseline_is_context_and_kernel_answers_to_the_oracle() -> N
     assert rows["kernel"].reference == "oracle" and rows["kernel"].passed
     assert rows["compiled"].reference == "reference" and rows["compiled"].passed
     assert not parity_failures(list(rows.values()))
+
+
+BASELINE_ERR = 0.02  # the bf16 baseline's own error against the fp32 oracle in the test below
+
+
+def test_bf16_tolerance_is_tied_to_the_baselines_own_error_in_the_same_run() -> None:
+    """A bf16 kernel answers to the fp32 oracle within REFERENCE_ERROR_RATIO x the baseline's measured error: a kernel a
+    little inside that ratio passes, one a little outside fails -- whatever the documented constant says."""
+    off = lambda rel: (lambda x: x + rel * x.abs().max())
+    case = Case("unit", "bf16", torch.bfloat16, {"n": SIZE}, make_input, [
+        variant("reference", off(BASELINE_ERR)),
+        variant("kernel inside", off((REFERENCE_ERROR_RATIO - 1) * BASELINE_ERR), vs_oracle=True),
+        variant("kernel outside", off((REFERENCE_ERROR_RATIO + 1) * BASELINE_ERR), vs_oracle=True),
+    ], oracle=variant("oracle", lambda x: x.clone(), timed=False))
+    rows = parity(case)
+    want_tol = REFERENCE_ERROR_RATIO * rows["reference"].output_rel_err
+    assert rows["kernel inside"].passed and rows["kernel inside"].tolerance == pytest.approx(want_tol)
+    assert not rows["kernel outside"].passed and "baseline's own error" in rows["kernel outside"].note
+
+
+def test_tied_tolerance_has_a_floor_and_falls_back_when_the_baseline_failed() -> None:
+    assert tied_tolerance(1e-6, 2e-6)[0] == LOW_PRECISION_FLOOR
+    assert tied_tolerance(0.01, 0.03)[0] == pytest.approx(REFERENCE_ERROR_RATIO * 0.03)
+    assert tied_tolerance(float("nan"), None, documented=0.05) == (0.05, "")
 
 
 def test_run_case_times_working_variants_only() -> None:

@@ -81,3 +81,26 @@ def test_report_renders_from_its_json_with_a_summary(tmp_path) -> None:
     assert "Spills at the code's launch settings: k bf16 (96 B)" in text
     assert "k bf16: w8/s2 -> w8/s3 (spill 96 -> 0 B)" in text
     assert "| k | bf16 | - | - | **255, 96, 1.0** | 200, 0, 1.0 | **w8/s3** (change) |" in text
+
+
+def test_ms_lstm_launchers_fit_a_99_kib_block_offline_for_sm86() -> None:
+    """--arch: the launchers choose their settings for sm_86 (99 KiB per block) from Triton's compile for sm_86: the
+    fp32 forward, 3 stages at the code's preference, drops stages until it fits; every kernel is within the limits."""
+    script = (
+        "from bench import compile as c\n"
+        "c._setup()\n"
+        "from kernels.device_fit import ARCHES\n"
+        "from kernels.ms_lstm import kernel as k\n"
+        "rows = [r for r in c.arch_rows('sm_86', ('fp32',)) if r.kernel.startswith('ms_lstm')]\n"
+        "assert len(rows) == 5, [r.kernel for r in rows]\n"
+        "assert all(not c.over_limit(r) for r in rows), [(r.kernel, c.over_limit(r)) for r in rows]\n"
+        "forward = next(r for r in rows if r.kernel == 'ms_lstm forward (train)')\n"
+        "preferred = k._recurrent_config(c.MS_LSTM['H'])['num_stages']\n"
+        "assert forward.num_stages < preferred, forward\n"
+        "assert forward.shared <= ARCHES['sm_86'].shared_per_block < c.Compiler(86).compile(\n"
+        "    'x', k.ms_lstm_forward_kernel, *c.ms_lstm_launches('fp32')[0][2:], 'fp32').shared\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TRITON_INTERPRET": "0", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]

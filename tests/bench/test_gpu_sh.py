@@ -1,11 +1,16 @@
-"""bench/gpu.sh: its stated plan matches what it runs and fits 8 minutes; on CPU the flow runs, a step killed at
-its limit is recorded and does not stop the later ones, and the exit status says a step failed."""
+"""bench/gpu.sh: its stated plan matches what it runs and fits 8 minutes, safest steps first; on CPU the flow runs,
+a step killed at its limit is recorded and does not stop the later ones, the exit status says a step failed, and
+everything comes back as one archive in $OUT (plus summary.txt) with every step's log -- also when the script itself
+is stopped mid-step."""
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tarfile
+import time
 from pathlib import Path
 
 from bench.journal import JOURNAL_NAME, read
@@ -13,10 +18,13 @@ from bench.records import CheckRecord, StepRecord
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu.sh"
-QUICK = ("env", "tests", "kernels", "model", "v2", "compiled")
+QUICK = ("env", "tests", "kernels", "model", "compiled", "v2-build", "v2-tests", "v2-bench")
+V2_STEPS = ("v2-build", "v2-tests", "v2-bench")  # the riskiest: last
 BUDGET_S = 480  # the brief: the default run never exceeds ~8 minutes (the script's deadline)
-EXPECTED_S = 400  # ... and is expected to take about 6 (here: at most 6.7) minutes
+EXPECTED_S = 420  # ... and is expected to take about 7 minutes
 REPORT_S = 2  # the report rebuild after each step (expected; its limit is 20 s)
+START_WAIT_S = 120  # the stop test waits at most this long for the benchmark's first case to start ...
+STARTED = "[bench] kernels: starting"  # ... which its log then says
 
 
 def run(*args: str, timeout: int = 120, **env: str) -> subprocess.CompletedProcess:
@@ -37,6 +45,7 @@ def test_help_states_each_step_with_the_times_the_script_uses() -> None:
     proc = run("--help")
     assert proc.returncode == 0
     expect, limit = script_table("EXPECT"), script_table("LIMIT")
+    assert QUICK[-len(V2_STEPS):] == V2_STEPS
     for i, step in enumerate(QUICK, 1):
         match = re.search(rf"^\s*{i} {step}\s+~(\d+) s -> (\d+) s", proc.stdout, re.MULTILINE)
         assert match, f"--help does not state step {i} {step}"
@@ -44,6 +53,7 @@ def test_help_states_each_step_with_the_times_the_script_uses() -> None:
     assert sum(expect[s] for s in QUICK) + REPORT_S * len(QUICK) <= EXPECTED_S
     assert f"DEADLINE_S:-{BUDGET_S}" in SCRIPT.read_text()  # and the deadline caps the limits' sum
     assert "full" in proc.stdout and "DEVICE=cpu" in proc.stdout and "--dry-run" in proc.stdout
+    assert "export PYTHONUNBUFFERED=1" in SCRIPT.read_text()
 
 
 def test_bad_usage_exits_2() -> None:
@@ -53,29 +63,70 @@ def test_bad_usage_exits_2() -> None:
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path) -> None:
-    proc = run("--dry-run", DEVICE="cpu", OUT=str(tmp_path), timeout=300)
+    proc = run("--dry-run", DEVICE="cpu", RESULTS=str(tmp_path / "r"), OUT=str(tmp_path / "o"), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for step in QUICK:
         assert re.search(rf"^\s+{step}\s+expected ~\d+ s, limit \d+ s: ", proc.stdout, re.MULTILINE), step
     assert "-m bench --device cpu --append --out" in proc.stdout and "--plan gpu-quick --suites kernels" in proc.stdout
+    assert "--backend triton-v2" in proc.stdout and "bench.isolation" in proc.stdout
     assert "cases of plan gpu-quick on cpu:" in proc.stdout and "ms_lstm E=3 fwd+bwd" in proc.stdout
-    assert not (tmp_path / JOURNAL_NAME).exists()
+    assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()
+
+
+def archived(out: Path) -> tuple[list[str], tarfile.TarFile]:
+    """The files in $OUT and the one archive among them."""
+    names = sorted(p.name for p in out.iterdir())
+    archives = [n for n in names if n.endswith(".tar.gz")]
+    assert len(archives) == 1, names
+    return names, tarfile.open(out / archives[0])
 
 
 def test_cpu_flow_keeps_going_after_a_killed_step(tmp_path) -> None:
-    """The model step gets 1 s (killed), the env step then still runs; both land in results.jsonl."""
-    proc = run("model", "env", DEVICE="cpu", OUT=str(tmp_path), LIMIT_MODEL="1", timeout=400)
+    """The model step gets 1 s (killed), the env step then still runs; both land in results.jsonl, and $OUT holds
+    one archive of the whole results folder (logs included) and summary.txt."""
+    results, out = tmp_path / "results" / "cpu", tmp_path / "out"
+    proc = run("model", "env", DEVICE="cpu", RESULTS=str(results), OUT=str(out), LIMIT_MODEL="1", timeout=400)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "model: KILLED at its 1 s limit" in proc.stdout and "--- env: ok" in proc.stdout
-    records, skipped = read(tmp_path / JOURNAL_NAME)
+    records, skipped = read(results / JOURNAL_NAME)
     assert skipped == 0
     steps = {r.step: r for r in records if isinstance(r, StepRecord)}
     assert steps["model"].rc in (124, 137) and steps["env"].rc == 0
+    assert steps["env"].log == "logs/env.log"
     checks = {r.name: r for r in records if isinstance(r, CheckRecord)}
     assert {"environment", "memory bandwidth", "build ms_lstm triton fp32", "build cqa triton fp32"} <= set(checks)
+    assert not any("triton-v2" in name for name in checks)  # v2 is built in its own, late step
     assert all(c.passed for c in checks.values())
     assert checks["environment"].env["device_type"] == "cpu"
-    text = (tmp_path / "results.md").read_text()
+    text = (results / "results.md").read_text()
     assert "killed at its 1 s limit" in text and "## Checks" in text
-    assert json.loads((tmp_path / "results.json").read_text())["steps"][0]["step"] == "model"
-    assert (tmp_path / "model.log").exists() and (tmp_path / "summary.txt").read_text().count("---") == 2
+    assert json.loads((results / "results.json").read_text())["steps"][0]["step"] == "model"
+    assert (results / "logs" / "model.log").exists() and (results / "summary.txt").read_text().count("---") == 2
+    names, archive = archived(out)
+    assert names == sorted(["summary.txt", archive.name.rsplit("/", 1)[-1]])
+    members = set(archive.getnames())
+    assert {"cpu/results.jsonl", "cpu/summary.txt", "cpu/logs/model.log", "cpu/logs/env.log",
+            "cpu/results.md"} <= members
+    assert b"build cqa triton fp32" in archive.extractfile("cpu/results.jsonl").read()
+
+
+def test_a_stopped_script_still_leaves_its_archive_and_the_running_steps_log(tmp_path) -> None:
+    """SIGTERM to gpu.sh in the middle of a step (once the benchmark has started its first case): the step is ended,
+    its log so far is kept (unbuffered) and packed with the rest."""
+    results, out = tmp_path / "results" / "cpu", tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable, "DEVICE": "cpu", "RESULTS": str(results),
+           "OUT": str(out)}
+    env.pop("TRITON_INTERPRET", None)
+    proc = subprocess.Popen(["bash", str(SCRIPT), "kernels"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    log = results / "logs" / "kernels.log"
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline and not (log.exists() and STARTED in log.read_text()):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stdout[-3000:]
+    assert "stopped by a signal" in stdout
+    _, archive = archived(out)
+    assert STARTED in archive.extractfile("cpu/logs/kernels.log").read().decode()
+    assert "stopped by a signal" in archive.extractfile("cpu/summary.txt").read().decode()

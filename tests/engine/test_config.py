@@ -35,3 +35,13 @@ def test_renamed_keys_of_older_configs_set_their_successors():
     """Checkpoints written before DP's kernel list was split into LoL / SpL lists still load."""
     cfg = Config.from_dict({"model": {"name": "dp", "conv_kernels": [3, 5]}}, "old checkpoint")
     assert cfg.model.lol_kernels == cfg.model.spl_kernels == [3, 5]
+
+
+def test_removed_keys_of_older_configs_are_ignored_but_refused_on_the_command_line(tmp_path):
+    """Configs and checkpoints written while ``train.topk`` existed (nothing read it) still load."""
+    path = tmp_path / "old.yaml"
+    path.write_text("train: {topk: 5, epochs: 2}\n")
+    cfg = Config.load(path)
+    assert cfg.train.epochs == 2 and "topk" not in cfg.to_dict()["train"]
+    with pytest.raises(KeyError, match="train.topk was removed.*--topk"):
+        Config().apply_overrides(["train.topk=3"])

@@ -54,7 +54,7 @@ def force_paths(model, batch):
 
 def test_output_shapes():
     out = make_model().eval()(*model_inputs(random_batch()))
-    assert set(out) == {"start_logits", "end_logits", "inner_logits", "path_logits", "path"}
+    assert set(out) == {"start_logits", "end_logits", "inner_logits", "presence_logits", "path_logits", "path"}
     for key in ("start_logits", "end_logits", "inner_logits"):
         assert out[key].shape == (4, T) and torch.isfinite(out[key]).all()
     assert out["path_logits"].shape == (4, 2)

@@ -32,9 +32,9 @@ def make_model(**overrides) -> EAMAT:
 
 def test_output_shapes():
     out = make_model()(*model_inputs(random_batch()))
-    assert set(out) == {"start_logits", "end_logits", "inner_logits", "pe_logits"}
-    for value in out.values():
-        assert value.shape == (4, T) and torch.isfinite(value).all()
+    assert set(out) == {"start_logits", "end_logits", "inner_logits", "presence_logits", "pe_logits"}
+    for name, value in out.items():
+        assert value.shape == ((4,) if name == "presence_logits" else (4, T)) and torch.isfinite(value).all()
 
 
 @pytest.mark.parametrize("gate", ["code", "paper"])

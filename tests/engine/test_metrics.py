@@ -1,5 +1,6 @@
 """R@1 at IoU thresholds and mIoU on hand-computed cases."""
 
+import numpy as np
 import pytest
 
 from engine import evaluate
@@ -26,3 +27,13 @@ def test_bad_input():
         evaluate([[0, 1]], [[0, 1], [0, 2]], [5, 5])
     with pytest.raises(ValueError, match="durations must be positive"):
         evaluate([[0, 1]], [[0, 1]], [0])
+
+
+def test_a_multi_window_query_is_a_hit_on_any_window():
+    pred = np.array([[10.0, 20.0], [10.0, 20.0], [0.0, 5.0]])
+    gt = np.array([[0.0, 5.0], [0.0, 5.0], [0.0, 5.0]])
+    windows = [((0.0, 5.0), (11.0, 19.0)), (), ()]  # sample 0: its second window matches; 1, 2: one window
+    with_windows = evaluate(pred, gt, np.full(3, 40.0), windows)
+    first_only = evaluate(pred, gt, np.full(3, 40.0))
+    assert with_windows["R1@0.7"] == pytest.approx(200 / 3) and first_only["R1@0.7"] == pytest.approx(100 / 3)
+    assert with_windows["mIoU"] == pytest.approx(100 * (0.8 + 0.0 + 1.0) / 3)

@@ -12,12 +12,13 @@ from engine.checkpoint import load_trained
 from export.cli import EXIT_ERROR, build_parser, main
 from export.graph import InferenceGraph
 from export.runtime import OnnxGraph, OnnxLocalizer
-from export.verify import FP32_ATOL, ParityError, assert_parity, check_parity
+from export.verify import ParityError, assert_parity, check_parity
+from kernels.parity import EXPORT_FP32_ATOL
 from tests.export.conftest import Exported
 from tests.export.tiny import write_checkpoint
 
 PARITY_SHAPES = [(2, 5, 3), (3, 11, 4)]
-PERTURBATION = 10 * FP32_ATOL
+PERTURBATION = 10 * EXPORT_FP32_ATOL
 
 
 def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
@@ -93,10 +94,11 @@ def test_parity_check_catches_a_wrong_runtime(exported: Exported):
         out["start_prob"] = np.full_like(out["start_prob"], np.nan)
         return out
 
-    assert_parity(check_parity(graph, onnx_graph, config.model, PARITY_SHAPES, seed=1), FP32_ATOL, "ok")
+    assert_parity(check_parity(graph, onnx_graph, config.model, PARITY_SHAPES, seed=1), EXPORT_FP32_ATOL, "ok")
     for wrong in (perturbed, moved_span, nan):
         with pytest.raises(ParityError, match="PARITY FAILED"):
-            assert_parity(check_parity(graph, wrong, config.model, PARITY_SHAPES, seed=1), FP32_ATOL, wrong.__name__)
+            rows = check_parity(graph, wrong, config.model, PARITY_SHAPES, seed=1)
+            assert_parity(rows, EXPORT_FP32_ATOL, wrong.__name__)
 
 
 def test_onnx_localizer_refuses_what_it_cannot_run(tmp_path):

@@ -19,8 +19,8 @@ Covered (call sites -> callee):
   launcher's; the JIT implementations called with ``tensorrt.plugin.Tensor`` s (kernels in the interpreter).
 * ``export/cli.py --format trt`` (``build_and_verify_engine``): every TensorRT option, both variants, and the
   verification running the engine (it refuses the stand-in engine, whose outputs are not the model's).
-* ``bench/suites/deploy.py``: ``Exports.engine`` and ``tensorrt_runner`` (portable here, fused AOT in the
-  subprocess), ``onnxruntime_runner`` with the CUDA provider list, ``_onnxruntime_gpu_reason``.
+* ``export/runners.py`` (the deploy suite's runtimes): ``ExportedFiles.engine`` and ``tensorrt_runner`` (portable
+  here, fused AOT in the subprocess), ``onnxruntime_runner`` with the CUDA provider list, ``onnxruntime_gpu_problem``.
 * ``export/runtime.py`` -> ``onnxruntime``: ``OnnxGraph`` / ``OnnxLocalizer`` with CUDA providers and threads.
 * ``train/distributed.py`` -> ``torch.cuda.set_device`` / ``init_process_group(backend="nccl")``;
   ``train/rng.py`` -> ``torch.cuda.get_rng_state_all`` / ``set_rng_state_all``.
@@ -45,7 +45,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 from unittest import mock
 
@@ -358,18 +357,21 @@ assert launch["block_x"] == compiled.num_warps * 32 and launch["shared_mem"] == 
 assert [e.evaluate(sizes) for e in kernel.extra_args] == [B, T]
 assert kernel.name == compiled.name and kernel.parameters == len(inputs) + 2 + len(outputs) == compiled.parameters
 
-# 2. a fused AOT engine through bench's deploy suite (Exports.engine -> build_engine, tensorrt_runner)
-from bench.suites.deploy import Exports, tensorrt_runner
+# 2. a fused AOT engine through the deploy suite's runners (ExportedFiles.engine -> build_engine, tensorrt_runner)
 from bench.suites.model import QUICK_SHAPES, build, random_batch
 from engine.models import MODEL_INPUTS
+from export.runners import ExportedFiles, tensorrt_runner
+from export.tensorrt import ShapeProfile
 cpu = torch.device("cpu")
 workload = QUICK_SHAPES.workloads[0]
-exports = Exports(build("eamat", QUICK_SHAPES, workload, cpu).eval(), QUICK_SHAPES, workload)
+batch = max(QUICK_SHAPES.infer_batches)
+profile = ShapeProfile(min=(1, 1, 1), opt=(batch, workload.clips, workload.words),
+                       max=(batch, workload.clips, workload.words))
+exports = ExportedFiles(build("eamat", QUICK_SHAPES, workload, cpu).eval(), QUICK_SHAPES.vocab, profile)
 path = exports.engine("fused")
 info = trt.engine_info(path.read_bytes())
 assert {p["id"] for p in info["plugins"]} == {"grounding::MSLSTM", "grounding::CQA"}, info["plugins"]
 assert [p["aot"] for p in info["plugins"] if p["id"] == "grounding::MSLSTM"] == [True] * 3, info["plugins"]
-batch = max(QUICK_SHAPES.infer_batches)
 inputs = {k: v for k, v in random_batch(0, batch, QUICK_SHAPES, workload, cpu).items() if k in MODEL_INPUTS}
 out = tensorrt_runner(exports, "fused", cpu)(inputs)
 assert [tuple(o.shape) for o in out] == [(batch, workload.clips)] * 2 + [(batch,)], [o.shape for o in out]
@@ -431,28 +433,30 @@ def test_cli_verification_runs_the_engine_and_refuses_a_wrong_one(trt, tmp_path,
     assert not out.exists() and not sidecar_path(out).exists()
 
 
-# ------------------------------------------------------------------------------------------------ bench deploy
+# ------------------------------------------------------------------------------------------------ export runners
+DEPLOY_BATCH = 3
+
+
 @pytest.fixture
 def deploy_exports(exported: Exported):
-    """The deploy suite's ``Exports`` of a tiny model whose portable ONNX file is the session's export (the
-    suite's own ``Exports.onnx`` is plain ``export_onnx``, exercised by the export tests)."""
-    from bench.suites.deploy import Exports
+    """``ExportedFiles`` (the deploy suite's) of a tiny model whose portable ONNX file is the session's export
+    (its own ``ExportedFiles.onnx`` is plain ``export_onnx``, exercised by the export tests)."""
+    from export.runners import ExportedFiles
 
-    shapes = types.SimpleNamespace(infer_batches=(1, 3), vocab=len(ITOS))
-    workload = types.SimpleNamespace(clips=MAX_CLIPS - 4, words=MAX_WORDS - 2)
-    exports = Exports(None, shapes, workload)
+    shape = (DEPLOY_BATCH, MAX_CLIPS - 4, MAX_WORDS - 2)
+    exports = ExportedFiles(None, len(ITOS), ShapeProfile(min=(1, 1, 1), opt=shape, max=shape))
     exports.onnx = {"portable": exported.onnx}.__getitem__  # instead of the cached method: the same file
     exports.name = exported.name
     return exports
 
 
 def deploy_inputs(exports) -> tuple[dict[str, torch.Tensor], int, int]:
-    batch, clips = max(exports.shapes.infer_batches), exports.workload.clips
-    return inputs_for(exports.name, batch, clips, exports.workload.words), batch, clips
+    batch, clips, words = exports.profile.max
+    return inputs_for(exports.name, batch, clips, words), batch, clips
 
 
 def test_deploy_suite_builds_saves_and_runs_a_tensorrt_engine(trt, deploy_exports):
-    from bench.suites.deploy import tensorrt_runner
+    from export.runners import tensorrt_runner
 
     path = deploy_exports.engine("portable")
     assert Path(path).is_file() and sidecar_path(path).is_file()
@@ -462,10 +466,10 @@ def test_deploy_suite_builds_saves_and_runs_a_tensorrt_engine(trt, deploy_export
 
 
 def test_deploy_suite_onnxruntime_gpu_runtime(ort, deploy_exports):
-    from bench.suites.deploy import _onnxruntime_gpu_reason, onnxruntime_runner
+    from export.runners import onnxruntime_gpu_problem, onnxruntime_runner
 
-    assert _onnxruntime_gpu_reason(types.SimpleNamespace(device=torch.device("cuda"))) is None
-    assert _onnxruntime_gpu_reason(types.SimpleNamespace(device=torch.device("cpu"))) == "no CUDA device"
+    assert onnxruntime_gpu_problem(torch.device("cuda")) is None
+    assert onnxruntime_gpu_problem(torch.device("cpu")) == "no CUDA device"
     inputs, batch, clips = deploy_inputs(deploy_exports)
     out = onnxruntime_runner(deploy_exports, CUDA_PROVIDERS)(inputs)
     assert [tuple(o.shape) for o in out] == [(batch, clips), (batch, clips), (batch,)]

@@ -32,10 +32,11 @@ from export.custom_nodes import (
     valid_frames,
 )
 from export.graph import InferenceGraph
-from export.verify import FP32_ATOL, assert_parity, check_parity
+from export.verify import assert_parity, check_parity
 from kernels.ms_lstm.reference import ms_lstm_reference
+from kernels.parity import EXPORT_FP32_ATOL, rel_err, tolerance
 from tests.export.tiny import ITOS, tiny_config, word_vectors
-from tests.kernels import REL_TOL, float32_matmul, ragged_lengths
+from tests.kernels import float32_matmul, ragged_lengths
 
 SHAPES = [(2, 7, 3), (3, 13, 5)]  # (batch, clips, words), neither the tracing example
 # the plugin-kernel check: dtype, encoders E, scales S, input width D (hidden D/2), ragged lengths (B of them, T the
@@ -93,7 +94,7 @@ def test_fused_eamat_graph_matches_pytorch(tmp_path):
         feed = {k: v.numpy() for k, v in inputs.items() if k in evaluator.input_names}
         return dict(zip(graph.output_names, evaluator.run(None, feed), strict=True))
 
-    assert_parity(check_parity(graph, run, config.model, SHAPES, seed=3), FP32_ATOL, "fused EAMAT")
+    assert_parity(check_parity(graph, run, config.model, SHAPES, seed=3), EXPORT_FP32_ATOL, "fused EAMAT")
     ops = Counter((n.domain, n.op_type) for n in onnx.load(str(path)).graph.node)
     lstm_blocks = 1 + 1 + config.model.motion_blocks  # query encoder, motion video block, motion blocks
     assert ops[(DOMAIN, "MSLSTM")] == lstm_blocks and ops[(DOMAIN, "CQA")] == 2 and ops[("", "LSTM")] == 0
@@ -144,8 +145,8 @@ def test_plugin_kernel_matches_the_reference_ms_lstm(dtype, E, S, D, lengths, de
         torch.testing.assert_close(semantics, want, atol=1e-5, rtol=1e-5)
     else:
         assert y.dtype == dtype and torch.isfinite(y).all()
-        err = ((y.double() - want.double()).abs().max() / want.double().abs().max()).item()
-        assert err <= REL_TOL[dtype], f"rel err {err:.2e}"
+        err = rel_err(y, want)
+        assert err <= tolerance(dtype), f"rel err {err:.2e}"
 
 
 AOT_CHECK = """

@@ -16,11 +16,11 @@ from export import OnnxLocalizer, export_onnx
 from export.graph import random_inputs
 from export.onnx_export import read_onnx_metadata
 from export.runtime import OnnxGraph
+from kernels.parity import EXPORT_FP32_ATOL as PROB_ATOL
 from tests.export.conftest import EXAMPLE, Exported
 from tests.export.tiny import ITOS, MAX_CLIPS, MAX_WORDS, VIDEO_DIM, tiny_config
 from tests.markers import NLTK
 
-PROB_ATOL = 1e-4
 EXAMPLE_CLIPS = EXAMPLE[1]
 # (batch, clips, words): shorter and longer than the example, and the config's maxima
 OTHER_SHAPES = [(1, EXAMPLE_CLIPS // 2, 2), (3, 3 * EXAMPLE_CLIPS - 1, MAX_WORDS - 1), (5, MAX_CLIPS, MAX_WORDS)]
@@ -102,7 +102,8 @@ def test_metadata_carries_config_and_vocabulary(exported: Exported):
     _, config, vocab = load_trained(exported.checkpoint)
     assert metadata["variant"] == "portable" and metadata["vocab"] == vocab.itos == ITOS
     assert Config.from_dict(metadata["config"]).to_dict() == config.to_dict()
-    expected = ["start_prob", "end_prob", "start_idx", "end_idx", "score"] + (["path"] if exported.name == "dp" else [])
+    expected = ["start_prob", "end_prob", "start_idx", "end_idx", "score", "presence"] + (
+        ["path"] if exported.name == "dp" else [])
     assert metadata["outputs"] == expected == [o.name for o in onnx.load(str(exported.onnx)).graph.output]
 
 
@@ -110,7 +111,7 @@ class EchoLogits(nn.Module):
     """A stand-in model whose start / end logits are video channels 0 / 1 (so a test can place the peaks)."""
 
     def forward(self, video, video_mask, words, word_mask, word_class=None):
-        return {"start_logits": video[..., 0], "end_logits": video[..., 1]}
+        return {"start_logits": video[..., 0], "end_logits": video[..., 1], "presence_logits": video[..., 2].amax(-1)}
 
 
 def test_span_decoding_in_the_graph_follows_the_length(tmp_path):

@@ -13,6 +13,7 @@ import torch
 
 from export.cli import EXIT_ERROR, main
 from export.tensorrt import ShapeProfile, TensorRTUnavailable, tensorrt_module
+from kernels.parity import EXPORT_FP32_ATOL as PROB_ATOL
 from tests.export.conftest import Exported
 from tests.export.tiny import MAX_CLIPS, VIDEO_DIM
 
@@ -22,7 +23,6 @@ HAS_NLTK = importlib.util.find_spec("nltk") is not None  # the localizer's query
 MISSING = "TensorRT not installed" if not HAS_TENSORRT else "no CUDA GPU" if not HAS_GPU else ""
 needs_tensorrt_and_gpu = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 QUERY = "the person opens the door"
-PROB_ATOL = 1e-4
 
 
 def test_profile_checks_and_clamps():

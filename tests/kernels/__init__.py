@@ -1,10 +1,9 @@
-"""Kernel tests.  Shared by the device-aware parity tests (kernels, ops, fused export, whole models): the
-tolerances and the float32 matmul switch.
+"""Kernel tests.  Shared by the device-aware parity tests (kernels, ops, fused export, whole models): the float32
+matmul switch and the whole-model check.
 
-Parity tolerances (max |got - want| / max |want|, NaN never passes): fp32 1e-5 with TF32 off, 1e-3 with TF32
-on; fp16 / bf16 1e-2; gradients likewise.  The fp32 checks run with TF32 off (:func:`float32_matmul`, applied by
-the test modules' autouse fixtures): torch's matmuls, cuDNN's LSTMs (the MS-LSTM reference) and the Triton
-kernels' ``tl.dot`` (:func:`kernels.policy.dot_precision`) all follow it.
+The measure and the tolerances are :mod:`kernels.parity`'s (docs/design.md §8.5).  The fp32 checks run with TF32
+off (:func:`float32_matmul`, applied by the test modules' autouse fixtures): torch's matmuls, cuDNN's LSTMs (the
+MS-LSTM reference) and the Triton kernels' ``tl.dot`` (:func:`kernels.policy.dot_precision`) all follow it.
 """
 
 from __future__ import annotations
@@ -16,11 +15,7 @@ from collections.abc import Iterator
 import torch
 
 from engine.models import model_inputs
-
-FP32_REL_TOL = 1e-5  # TF32 off
-FP32_TF32_REL_TOL = 1e-3  # TF32 on (CUDA only)
-LOW_PRECISION_REL_TOL = 1e-2  # fp16, bf16
-REL_TOL = {torch.float32: FP32_REL_TOL, torch.float16: LOW_PRECISION_REL_TOL, torch.bfloat16: LOW_PRECISION_REL_TOL}
+from kernels.parity import LOW_PRECISION_TOL, MODEL_FP32_TOL, list_floor, rel_err
 
 
 @contextlib.contextmanager
@@ -45,34 +40,23 @@ def ragged_lengths(batch: int, frames: int, seed: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------------ whole models
-MODEL_FP32_REL_TOL = 1e-4  # whole-model fp32 (TF32 off): the fp32 reference itself is 3.1e-5 from float64
-SCALE_FLOOR = 1e-3  # a tensor's scale is at least this times the largest magnitude of the tensors compared with it
-
-
 def rel_errors(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> dict[str, float]:
-    """name -> max |got - want| / max(max |want|, floor) in float64, the floor ``SCALE_FLOOR`` times the largest
-    magnitude over ``want`` (a gradient that is zero in exact arithmetic holds only rounding noise); NaN when
-    ``got`` is not finite (NaN never passes a bound)."""
-    floor = SCALE_FLOOR * max(float(w.detach().double().abs().max()) for w in want.values())
-    errors = {}
-    for name, w in want.items():
-        g, w = got[name].detach().double(), w.detach().double()
-        assert g.shape == w.shape, f"{name}: shape {tuple(g.shape)} vs {tuple(w.shape)}"
-        scale = max(float(w.abs().max()), floor)
-        errors[name] = float((g - w).abs().max()) / scale if torch.isfinite(g).all() else float("nan")
-    return errors
+    """name -> :func:`kernels.parity.rel_err`, every tensor against the floor of all of ``want``
+    (:func:`kernels.parity.list_floor`)."""
+    floor = list_floor(list(want.values()))
+    return {name: rel_err(got[name], w, floor) for name, w in want.items()}
 
 
 def assert_model_parity(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device,
                         dtype: torch.dtype = torch.float32) -> None:
     """A training step of ``model`` with the fused kernels (``set_kernels(model, "triton")``) against the
     reference ops, each on its own copy of the weights on ``device``, TF32 off: the loss, the logits at valid
-    clips and every parameter gradient within ``MODEL_FP32_REL_TOL`` (fp32) or ``LOW_PRECISION_REL_TOL`` (any
+    clips and every parameter gradient within ``MODEL_FP32_TOL`` (fp32) or ``LOW_PRECISION_TOL`` (any
     other ``dtype``, both copies under that autocast dtype).  Dropout / Gumbel draws are reseeded before each
     copy runs."""
     with float32_matmul(False):
         _assert_model_parity(model, batch, device, dtype,
-                             MODEL_FP32_REL_TOL if dtype == torch.float32 else LOW_PRECISION_REL_TOL)
+                             MODEL_FP32_TOL if dtype == torch.float32 else LOW_PRECISION_TOL)
 
 
 def assert_model_parity_at_benchmark_shapes(name: str, device: torch.device, dtype: torch.dtype) -> None:

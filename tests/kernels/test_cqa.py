@@ -14,14 +14,16 @@ import kernels
 from kernels import UnsupportedInput
 from kernels.cqa.op import cqa_features_triton
 from kernels.cqa.reference import cqa_attend
+from kernels.parity import FP32_TF32_TOL, rel_err, tolerance
 from kernels.policy import CQA_MAX_D as MAX_D
 from kernels.policy import CQA_MAX_N as MAX_N
 from kernels.policy import CQA_MAX_T as MAX_T
 from kernels.policy import cqa_flops
-from tests.kernels import FP32_TF32_REL_TOL, float32_matmul
-from tests.kernels import REL_TOL as TOLERANCE
+from tests.kernels import float32_matmul
 
-ABS_FLOOR = 1.0  # inputs and cotangents are O(1): below this scale errors are measured absolutely
+# inputs and cotangents are O(1): below this scale errors are measured absolutely (e.g. dw_q when N = 1, zero in
+# exact arithmetic since both softmaxes are shift-invariant in Q·w_q)
+ABS_FLOOR = 1.0
 WEIGHT_SCALE = 0.5  # trilinear weights ~N(0, 0.25) up to d = 64: scores of a few units, both softmaxes peaked
 SCORE_SCALE = 4.0  # beyond d = 64 the weights shrink as 4 / sqrt(d), keeping the scores' spread
 cuda_only = pytest.mark.cuda_only
@@ -87,18 +89,13 @@ def direct_float64(video, query, video_mask, query_mask, w_c, w_q, w_m, proj_wei
     return (fused @ proj_weight.T + proj_bias) * video_mask[..., None]
 
 
-def output_and_grads(fn, inputs: dict, cotangent: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
-    leaves = {k: v.detach().to(dtype).requires_grad_() if k in GRAD_NAMES else v for k, v in inputs.items()}
+def output_and_grads(fn, inputs: dict, cotangent: torch.Tensor, dtype: torch.dtype | None) -> list[torch.Tensor]:
+    """Output and input gradients of ``fn``, the differentiable inputs cast to ``dtype`` (None: as they are)."""
+    leaves = {k: v.detach().to(dtype or v.dtype).requires_grad_() if k in GRAD_NAMES else v for k, v in inputs.items()}
     out = fn(**leaves)
-    cotangent = cotangent.to(device=out.device, dtype=dtype)
+    cotangent = cotangent.to(device=out.device, dtype=dtype or out.dtype)
     grads = torch.autograd.grad((out * cotangent).sum(), [leaves[k] for k in GRAD_NAMES])
     return [out.detach(), *grads]
-
-
-def rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
-    """max |got - want| / max(max |want|, 1): relative, but absolute for tensors that are ~0 (e.g. dw_q when
-    N = 1, zero in exact arithmetic since both softmaxes are shift-invariant in Q·w_q).  NaN fails every bound."""
-    return float((got.double() - want.double()).abs().max() / want.double().abs().max().clamp_min(ABS_FLOOR))
 
 
 def graph_nodes(t: torch.Tensor) -> set[str]:
@@ -133,7 +130,7 @@ def assert_parity(case: tuple, seed: int, device: torch.device, tol: float) -> N
     for name, g, r, x in zip(("out", *GRAD_NAMES), got, same_dtype, exact, strict=True):
         assert g.dtype == dtype and g.shape == r.shape and g.device == r.device, name
         assert torch.isfinite(g).all(), f"{name} has non-finite values"
-        errors[name] = (rel_err(g, r), rel_err(g, x))
+        errors[name] = (rel_err(g, r, ABS_FLOOR), rel_err(g, x, ABS_FLOOR))
     bad = {k: v for k, v in errors.items() if not max(v) <= tol}  # NaN fails
     assert not bad, f"(vs reference, vs float64) above {tol}: {bad}"
 
@@ -145,7 +142,7 @@ PARITY_CASES += [pytest.param(case, len(CASES) + i, id=case_id(case), marks=cuda
 
 @pytest.mark.parametrize("case,seed", PARITY_CASES)
 def test_output_and_gradients_match_reference_and_float64(case, seed, device):
-    assert_parity(case, seed, device, TOLERANCE[case[-1]])
+    assert_parity(case, seed, device, tolerance(case[-1], tf32=False))
 
 
 @cuda_only
@@ -153,7 +150,7 @@ def test_output_and_gradients_match_reference_and_float64(case, seed, device):
 def test_benchmark_shapes_with_tf32(N, device):
     """fp32 with TF32 on (kernel dots and cuBLAS), B = 16, T = 256, d = 512: the TF32 bound."""
     with float32_matmul(True):
-        assert_parity((16, 256, N, 512, torch.float32), 100 + N, device, FP32_TF32_REL_TOL)
+        assert_parity((16, 256, N, 512, torch.float32), 100 + N, device, FP32_TF32_TOL)
 
 
 def test_padding_gets_exactly_zero_gradient(device):
@@ -185,7 +182,7 @@ def test_features_match_reference_attention_on_every_row(device):
         x = fn(*leaves)
         results.append([x.detach(), *torch.autograd.grad((x * cotangent).sum(), diff)])
     for name, g, r in zip(("X", "video", "query", "w_c", "w_q", "w_m"), *results, strict=True):
-        assert rel_err(g, r) <= TOLERANCE[torch.float32], name
+        assert rel_err(g, r, ABS_FLOOR) <= tolerance(torch.float32, tf32=False), name
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, pytest.param(torch.bfloat16, marks=cuda_only)])
@@ -199,7 +196,24 @@ def test_autocast_runs_in_the_autocast_dtype(dtype, device):
             results.append(output_and_grads(op, inputs, cotangent, torch.float32))
     for name, g, r in zip(("out", *GRAD_NAMES), *results, strict=True):
         assert g.dtype == r.dtype, name
-        assert rel_err(g, r) <= TOLERANCE[dtype], name
+        assert rel_err(g, r, ABS_FLOOR) <= tolerance(dtype, tf32=False), name
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, pytest.param(torch.bfloat16, marks=cuda_only)])
+def test_autocast_takes_low_precision_activations_with_fp32_weights(dtype, device):
+    """Under autocast the video and query may already be in the autocast dtype while the weights are fp32
+    parameters: the op still runs (no mixed-dtype GEMM) and matches the reference under the same autocast."""
+    inputs = make_inputs(2, 20, 6, 32, torch.float32, seed=19, device=device)
+    inputs["video"], inputs["query"] = inputs["video"].to(dtype), inputs["query"].to(dtype)
+    cotangent = seeded_randn(2, 20, 32, seed=20)
+    results = []
+    for backend in ("triton", "reference"):
+        op = lambda backend=backend, **kw: kernels.context_query_attention(**kw, backend=backend)
+        with torch.autocast(device.type, dtype=dtype):
+            results.append(output_and_grads(op, inputs, cotangent, None))
+    for name, g, r in zip(("out", *GRAD_NAMES), *results, strict=True):
+        assert g.dtype == r.dtype, name
+        assert rel_err(g, r, ABS_FLOOR) <= tolerance(dtype, tf32=False), name
 
 
 @pytest.mark.parametrize(

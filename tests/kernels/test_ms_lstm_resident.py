@@ -1,13 +1,17 @@
 """MS-LSTM recurrence v2 (resident weights, :mod:`kernels.ms_lstm.resident`) against the reference.
 
-On the CPU the Triton interpreter runs programs one after another, so it runs only group size 1 (one program
-owns every hidden unit; the same per-step code without the cross-program wait).  With ``--device cuda`` the same
+On the CPU the Triton interpreter runs programs one after another, so it runs group size 1 (one program owns every
+hidden unit; the same per-step code without the cross-program wait); a forced G > 1 there proves the bounded wait
+(it gives up, and the op falls back to v1).  With ``--device cuda`` the same
 parity tests run the compiled kernels with the group size the op picks; the forced group sizes (G > 1), bf16
 and the benchmark shape are ``cuda_only``.
 """
 
+import contextlib
 import copy
 import functools
+import signal
+import warnings
 from typing import get_args
 
 import pytest
@@ -21,12 +25,12 @@ from engine.config import KernelChoice
 from kernels.ms_lstm import resident
 from kernels.ms_lstm.op import MsLstmFunction, Recurrence, ms_lstm_triton
 from kernels.ms_lstm.resident import DeviceLimits, KernelUsage, choose_group_size, could_fit, programs_per_sm
-from tests.kernels.test_ms_lstm import graph_nodes, make_encoders, parameters, rel_err
+from kernels.parity import FP32_TOL, rel_err, tolerance
+from tests.kernels.test_ms_lstm import graph_nodes, make_encoders, parameters
 
 V2 = "triton-v2"
 T = 13
 LENGTHS = [13, 7, 1]  # ragged, not multiples of the scales, a length-1 sample (empty sub-sequences at s > 1)
-REL_TOL = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 # (dtype, encoders E, scales S, input dim D -> hidden D/2): S = 1..4, E = 1 and the Q/K/V triple
 PARITY_CASES = [
     (torch.float32, 1, 1, 32),
@@ -57,7 +61,8 @@ def interpreter_only(device: torch.device) -> None:
 
 def compare_with_reference(dtype, encoders, xs, lengths, upstream, backend_or_recurrence):
     """Run the reference in fp32 on the dtype-rounded inputs and weights (the exact answer) and the fused op in
-    ``dtype``; assert outputs (zero padding included) and every gradient within REL_TOL.  Returns the max errors."""
+    ``dtype``; assert outputs (zero padding included) and every gradient within the dtype's tolerance.  Returns the max
+    errors."""
     for p in parameters(encoders):
         p.data = p.data.to(dtype).float()
     xs = [x.to(dtype).float().requires_grad_() for x in xs]
@@ -79,14 +84,14 @@ def compare_with_reference(dtype, encoders, xs, lengths, upstream, backend_or_re
     for e, (got, want) in enumerate(zip(got_outs, want_outs, strict=True)):
         assert got.dtype == dtype and got.shape == want.shape
         err = rel_err(got, want)
-        assert err <= REL_TOL[dtype], f"output {e}: rel err {err:.2e}"
+        assert err <= tolerance(dtype, tf32=False), f"output {e}: rel err {err:.2e}"
         for b, length in enumerate(lengths.tolist()):
             assert torch.count_nonzero(got[b, length:]) == 0, f"output {e}: padding of sample {b} not zero"
         worst_out = max(worst_out, err)
     for name, got, want in zip(names, got_grads, want_grads, strict=True):
         assert got.dtype == dtype
         err = rel_err(got, want)
-        assert err <= REL_TOL[dtype], f"grad {name}: rel err {err:.2e}"
+        assert err <= tolerance(dtype, tf32=False), f"grad {name}: rel err {err:.2e}"
         worst_grad = max(worst_grad, err)
     return worst_out, worst_grad
 
@@ -199,20 +204,74 @@ def test_group_members_split_the_hidden_units(device, group_size):
     got = run_split(group_size, gates_x, w_hh, lengths, dy)
     assert want[0].abs().sum() > 0 and want[3].abs().sum() > 0
     for name, g, w in zip(("y", "cell", "gates", "dgates"), got, want, strict=True):
-        torch.testing.assert_close(g, w, rtol=REL_TOL[torch.float32], atol=0, msg=name)
+        torch.testing.assert_close(g, w, rtol=FP32_TOL, atol=0, msg=name)
 
 
-def test_interpreter_runs_group_size_one_only(device):
-    interpreter_only(device)
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Raise TimeoutError in the test when its body runs past ``seconds`` (the interpreter is Python: the alarm
+    handler runs between its bytecodes, so a spinning wait is interrupted too)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: the wait did not end")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+WAIT_LIMIT_S = 90  # the forced G = 2 forward + backward, bounded waits included, take ~10 s in the interpreter
+
+
+def forced_group_run(group_size):
+    """The op with both recurrences forced to ``group_size``, on a 2-sample batch (outputs, input grads)."""
     torch.manual_seed(9)
     lstm = nn.LSTM(16, 2 * resident.MIN_SLICE, bidirectional=True, batch_first=True)  # group sizes 1 and 2
-    x = torch.randn(2, 5, 16)
-    forced = Recurrence(functools.partial(resident.lstm_forward, group_size=2), resident.lstm_backward)
-    with pytest.raises(ValueError, match="needs a GPU"):
-        ms_lstm_triton([x], torch.tensor([5, 3]), [[lstm]], recurrence=forced)
-    odd = Recurrence(functools.partial(resident.lstm_forward, group_size=3), resident.lstm_backward)
+    x = torch.randn(2, 5, 16, requires_grad=True)
+    forced = Recurrence(functools.partial(resident.lstm_forward, group_size=group_size),
+                        functools.partial(resident.lstm_backward, group_size=group_size))
+    (out,) = ms_lstm_triton([x], torch.tensor([5, 3]), [[lstm]], recurrence=forced)
+    (want,) = kernels.multi_scale_lstm([x], torch.tensor([5, 3]), [[lstm]], backend="reference")
+    return out, want, torch.autograd.grad(out.sum(), x)[0], torch.autograd.grad(want.sum(), x)[0]
+
+
+def test_a_group_wait_that_cannot_be_met_ends_in_the_v1_fallback(device):
+    """The interpreter runs the programs of a G = 2 group one after another, so the first program waits for a
+    partner that has not started: the bounded wait gives up, sets the error flag, every later wait returns at once,
+    and the host reruns v1 with a warning -- the results are v1's, and nothing hangs."""
+    interpreter_only(device)
+    with time_limit(WAIT_LIMIT_S), pytest.warns(RuntimeWarning, match="gave up after") as caught:
+        out, want, grad, want_grad = forced_group_run(2)
+    assert any("running v1 instead" in str(w.message) for w in caught)
+    torch.testing.assert_close(out, want, rtol=FP32_TOL, atol=1e-6)
+    torch.testing.assert_close(grad, want_grad, rtol=FP32_TOL, atol=1e-6)
+
+
+def test_forced_group_size_must_be_a_candidate(device):
+    interpreter_only(device)
     with pytest.raises(ValueError, match="group_size must be one of"):
-        ms_lstm_triton([x], torch.tensor([5, 3]), [[lstm]], recurrence=odd)
+        forced_group_run(3)
+
+
+def test_a_v2_launch_failure_falls_back_to_v1(device, monkeypatch):
+    """Whatever v2's launch raises (a cooperative grid the driver rejects, a compile error), the op runs v1."""
+    interpreter_only(device)
+
+    class Rejecting:
+        __name__ = "ms_lstm_resident_forward_kernel"
+
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                raise RuntimeError("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE")
+            return launch
+
+    monkeypatch.setattr(resident, "ms_lstm_resident_forward_kernel", Rejecting())
+    with pytest.warns(RuntimeWarning, match="the launch failed .*COOPERATIVE_LAUNCH_TOO_LARGE"):
+        out, want, _, _ = forced_group_run(1)
+    torch.testing.assert_close(out, want, rtol=FP32_TOL, atol=1e-6)
 
 
 def test_v2_falls_back_to_v1_when_no_group_fits(device, monkeypatch):
@@ -237,7 +296,7 @@ def test_v2_falls_back_to_v1_when_no_group_fits(device, monkeypatch):
     (got,) = kernels.multi_scale_lstm(xs, lengths, encoders, backend=V2)
     got.sum().backward()
     assert calls == ["lstm_forward", "lstm_backward"]
-    torch.testing.assert_close(got, want, rtol=REL_TOL[torch.float32], atol=0)  # v1 sums in another order
+    torch.testing.assert_close(got, want, rtol=FP32_TOL, atol=0)  # v1 sums in another order
 
 
 def test_triton_v2_is_a_registered_backend_and_a_config_choice():
@@ -392,13 +451,13 @@ def test_cuda_v2_runs_at_the_benchmark_shape(device):
         pytest.skip("the group sizes are sized for sm_90 (H100 / H200)")
     dtype, hidden = torch.bfloat16, BENCH_D // 2
     B, T, E, S = BENCH_B, BENCH_T, BENCH_E, BENCH_S
-    gates = torch.zeros(E, B, T, S * 8 * hidden, device=device, dtype=dtype)
+    saved = torch.zeros(E, B, T, S * 8 * hidden, device=device, dtype=torch.float32)  # as the op saves the gates
     w_hh = torch.zeros(E * S * 2, 4 * hidden, hidden, device=device, dtype=dtype)
     lengths = torch.full((B,), T, device=device, dtype=torch.int32)
     y = torch.zeros(E, B, T, S * 2 * hidden, device=device, dtype=dtype)
     cell = torch.zeros(y.shape, device=device, dtype=torch.float32)
-    forward = resident.forward_plan(gates, w_hh, lengths, y, cell, S, True)
-    backward = resident.backward_plan(gates, cell, y, w_hh, lengths, gates, S)
+    forward = resident.forward_plan(saved, w_hh, lengths, y, cell, S, True)
+    backward = resident.backward_plan(saved, cell, y, w_hh, lengths, saved.to(dtype), S)
     print(f"forward plan {forward}, backward plan {backward}")
     assert forward is not None and backward is not None
 
@@ -414,7 +473,9 @@ def test_cuda_forced_group_sizes_match_reference(device, dtype, group_size, batc
     forced = Recurrence(functools.partial(resident.lstm_forward, group_size=group_size),
                         functools.partial(resident.lstm_backward, group_size=group_size))
     try:
-        compare_with_reference(dtype, encoders, xs, lengths, upstream, forced)
+        with warnings.catch_warnings():  # a fallback to v1 (a wait that gave up, a refused launch) fails the test
+            warnings.simplefilter("error", RuntimeWarning)
+            compare_with_reference(dtype, encoders, xs, lengths, upstream, forced)
     except ValueError as error:
         if "co-resident" not in str(error):
             raise

@@ -22,7 +22,11 @@ def test_every_preset_loads_with_the_paper_hyper_parameters():
         assert (cfg.data.batch_size, cfg.train.epochs, cfg.optim.lr) == (16, 50, 5e-4)
         assert (cfg.optim.weight_decay, cfg.optim.grad_clip) == (0.01, 1.0)
         tacos = name.endswith("tacos")
-        assert cfg.data.max_clips == (256 if tacos else 128)
+        # EAMAT's TACoS code pools to 1500 clips and keeps every 3rd; DP (no code) pools to 256
+        assert (cfg.data.max_clips, cfg.data.clip_stride) == ((1500, 3) if name == "eamat-tacos" else
+                                                              (256, 1) if tacos else (128, 1))
+        assert cfg.data.clip_seconds == (0.408 if tacos else 0.5)
+        assert cfg.data.feature_recipe == ("tacos-c3d" if tacos else "charades-i3d")
         assert cfg.model.video_dim == (4096 if tacos else 1024)
         assert cfg.model.name == name.split("-")[0]
     assert load_config("eamat-tacos").model.entity_blocks == 1
@@ -92,3 +96,14 @@ def test_real_data_presets_with_the_builtin_vectors_name_the_papers_vectors(pres
     assert "warning: data.glove=builtin" in err and "--set data.glove=/path/to/glove.840B.300d.txt" in err
     assert main(["--config", "synthetic", "--help-config"]) == 0
     assert "# note:" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("override, field", [("train.epochs=-1", "train.epochs"), ("data.val_fraction=1.5",
+                                                                                  "data.val_fraction"),
+                                              ("data.clip_stride=0", "data.clip_stride")])
+def test_out_of_range_values_are_config_errors_before_any_setup(override, field, tmp_path: Path, capsys):
+    run = tmp_path / "run"
+    assert main(["--set", override, "--out", str(run), "--no-progress"]) == USAGE_ERROR
+    err = capsys.readouterr().err
+    assert f"error: {field} must be" in err and "Traceback" not in err and not run.exists()
+    assert main(["check-data", "--set", override]) == USAGE_ERROR

@@ -204,3 +204,34 @@ def test_without_matplotlib_everything_but_pictures_works(checkpoints, video: Pa
     capsys.readouterr()
     assert main([*args, "--plot", str(plot)]) == USAGE_ERROR
     assert "needs matplotlib" in capsys.readouterr().err and not plot.exists()
+
+
+HUGE = 1e38  # finite float32 features the model turns into NaN scores
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_non_finite_model_scores_are_refused_naming_the_file(single: bool, checkpoints, tmp_path: Path, capsys):
+    huge = tmp_path / "huge.npy"
+    np.save(huge, np.full((MAX_CLIPS, VIDEO_DIM), HUGE, dtype=np.float32))
+    requests, out = tmp_path / "requests.jsonl", tmp_path / "spans.jsonl"
+    requests.write_text(json.dumps({"features": str(huge), "query": QUERY}) + "\n")
+    where = (["--features", str(huge), "--query", QUERY] if single else
+             ["--requests", str(requests), "--out", str(out), "--no-progress"])
+    assert main(["predict", "--ckpt", str(checkpoints["eamat"]), "--device", "cpu", *where]) == USAGE_ERROR
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"clip features {huge}: the model's scores are NaN / Inf" in err
+    assert not out.exists()
+
+
+def test_relative_request_paths_resolve_next_to_the_requests_file(checkpoints, video: Path, tmp_path: Path,
+                                                                 monkeypatch, capsys):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    np.save(folder / "clip.npy", np.load(video)[:MAX_CLIPS])
+    requests = folder / "requests.jsonl"
+    requests.write_text(json.dumps({"features": "clip.npy", "query": QUERY, "id": 7}) + "\n")
+    monkeypatch.chdir(tmp_path)  # another working directory than the file's
+    assert main(["predict", "--ckpt", str(checkpoints["eamat"]), "--requests", str(requests), "--device", "cpu",
+                 "--no-progress"]) == 0
+    line = json.loads((folder / "requests.predictions.jsonl").read_text())
+    assert line["features"] == "clip.npy" and line["id"] == 7 and line["spans"]

@@ -112,3 +112,25 @@ def test_missing_annotation_file_is_named(tmp_path):
     (tmp_path / "train.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="train.json must hold a JSON object"):
         load_tacos(tmp_path)
+
+
+def test_charades_durations_from_the_2dtan_csvs_and_none_at_all(tmp_path):
+    (tmp_path / "charades_sta_train.txt").write_text("AO8RW 0.0 6.9##a person is putting a book on a shelf.\n")
+    (tmp_path / "charades_sta_test.txt").write_text("Y6R7T 20.8 30.0##person begins to play on a phone.\n")
+    with pytest.raises(FileNotFoundError, match=r"neither charades.json \(VSLNet\) nor Charades_v1_train.csv"):
+        load_charades(tmp_path)
+    header = "id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n"
+    (tmp_path / "Charades_v1_train.csv").write_text(header + 'AO8RW,HR43,Kitchen,6,7,Yes,"A, b",x,"y",c 0 1,33.67\n')
+    (tmp_path / "Charades_v1_test.csv").write_text(header + "Y6R7T,X,Bedroom,7,7,Yes,s,o,d,a,29.0\n")
+    moments, _ = load_charades(tmp_path, val_fraction=0)
+    assert [(m.video_id, m.duration) for m in moments["train"]] == [("AO8RW", 33.67)]
+    assert [(m.video_id, m.start, m.end, m.duration) for m in moments["test"]] == [("Y6R7T", 20.8, 29.0, 29.0)]
+
+
+def test_tacos_val_fraction_0_leaves_val_out(tmp_path):
+    entry = {"fps": 29.4, "num_frames": 2940, "timestamps": [[294, 588]], "sentences": ["he cuts a leek"]}
+    for split in ("train", "val", "test"):
+        (tmp_path / f"{split}.json").write_text(json.dumps({f"s13-d{len(split)}.avi": entry}))
+    moments, reports = load_tacos(tmp_path, val_fraction=0)
+    assert len(moments["train"]) == len(moments["test"]) == 1 and not moments["val"]
+    assert load_tacos(tmp_path)[0]["val"][0].video_id == "s13-d3"

@@ -13,6 +13,7 @@ from engine.config import DataConfig
 from engine.data import build_datasets, load_custom
 from engine.data.annotations import in_charades_val
 from engine.data.check import check_data
+from engine.data.feature_store import FolderStore
 from engine.data.features import FeatureFileError, read_feature_file, scan_features
 from tests.engine.data.custom_data import SIZES, write_custom
 from tests.markers import TEXT
@@ -98,7 +99,8 @@ def test_feature_files_problems_are_named(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="no such feature file"):
         read_feature_file(tmp_path / "nope.npy")
 
-    scan = scan_features(tmp_path, [*expected, "good", "nan", "wide", "nope"])
-    assert scan.clips == {"good": 5, "wide": 5} and scan.missing == {"nope": str(tmp_path / "nope.npy")}
+    store = FolderStore(tmp_path)
+    scan = scan_features(store, [*expected, "good", "nan", "wide", "nope"])
+    assert scan.clips == {"good": 5, "wide": 5} and scan.missing == {"nope": store.expected("nope")}
     assert set(scan.unreadable) == {*expected, "nan"} and "row 3 (clip 3) holds NaN" in scan.unreadable["nan"]
     assert scan.width in (DV, DV + 2) and len(scan.other_widths) == 1 and not scan.ok

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from engine.data.features import ArrayFeatures, NpyFeatures, resample_clips
+from engine.data.feature_store import FolderStore
+from engine.data.features import ArrayFeatures, StoredFeatures, resample_clips
 
 DV = 5
 
@@ -29,10 +30,14 @@ def test_uneven_bins_cover_every_clip():
     np.testing.assert_allclose(out, expected)
 
 
+def npy_features(directory, video_ids, max_clips):
+    return StoredFeatures(FolderStore(directory), video_ids, max_clips)
+
+
 def test_npy_features_load_and_resample(tmp_path):
     np.save(tmp_path / "vidA.npy", np.ones((100, DV), dtype=np.float64))
     np.save(tmp_path / "vidB.npy", np.zeros((3, DV), dtype=np.float32))
-    store = NpyFeatures(tmp_path, ["vidA", "vidB"], max_clips=20)
+    store = npy_features(tmp_path, ["vidA", "vidB"], max_clips=20)
     assert store.video_dim == DV
     assert store.load("vidA").shape == (20, DV) and store.load("vidA").dtype == np.float32
     assert store.load("vidB").shape == (3, DV)
@@ -40,28 +45,28 @@ def test_npy_features_load_and_resample(tmp_path):
 
 def test_missing_file_names_video_and_path(tmp_path):
     np.save(tmp_path / "vidA.npy", np.ones((4, DV), dtype=np.float32))
-    with pytest.raises(FileNotFoundError, match=r"video 'vidZ' not found: .*vidZ\.npy \(1 of 2 videos"):
-        NpyFeatures(tmp_path, ["vidA", "vidZ"], max_clips=8)
+    with pytest.raises(FileNotFoundError, match=r"video 'vidZ' not found: no .*vidZ\{\.npy,.*\} \(1 of 2 videos"):
+        npy_features(tmp_path, ["vidA", "vidZ"], max_clips=8)
     with pytest.raises(FileNotFoundError, match="feature folder"):
-        NpyFeatures(tmp_path / "nope", ["vidA"], max_clips=8)
+        npy_features(tmp_path / "nope", ["vidA"], max_clips=8)
 
 
 @pytest.mark.parametrize("bad", [np.ones((4, DV + 1)), np.ones((2, 4, DV)), np.ones((0, DV)), np.full((3, DV), np.nan)])
 def test_wrong_shape_or_values_name_video_and_path(tmp_path, bad):
     np.save(tmp_path / "good.npy", np.ones((4, DV), dtype=np.float32))
     np.save(tmp_path / "zbad.npy", bad)
-    store = NpyFeatures(tmp_path, ["good", "zbad"], max_clips=8)
+    store = npy_features(tmp_path, ["good", "zbad"], max_clips=8)
     with pytest.raises(ValueError, match=r"video 'zbad' \(.*zbad\.npy\)"):
         store.load("zbad")
 
 
 def test_wrong_rank_of_first_file_and_unreadable_file(tmp_path):
-    np.save(tmp_path / "flat.npy", np.ones(DV))
+    np.save(tmp_path / "flat.npy", np.ones(DV))  # (T, 1, 1, dv) is squeezed; a 1-d array is no clip sequence
     with pytest.raises(ValueError, match=r"video 'flat' \(.*flat\.npy\) have shape \(5,\)"):
-        NpyFeatures(tmp_path, ["flat"], max_clips=8)
+        npy_features(tmp_path, ["flat"], max_clips=8)
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
     with pytest.raises(ValueError, match=r"cannot read clip features of video 'junk' from .*junk\.npy"):
-        NpyFeatures(tmp_path, ["junk"], max_clips=8)
+        npy_features(tmp_path, ["junk"], max_clips=8)
 
 
 def test_array_features_check_dims():
