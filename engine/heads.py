@@ -4,15 +4,26 @@ Heads (EAMAT Eq. 9/11, DP Eq. 15/16): start, end and inner scores, each an MLP `
 (Linear -> GELU -> Dropout -> Linear; the papers write ReLU, the authors' EAMAT code uses GELU).
 Start/end logits are masked to the valid clips with :data:`MASKED_LOGIT`.
 
+Presence (docs/design.md §11.1): ``presence_logits`` (B,) is the largest inner logit over a row's valid
+clips, so ``sigmoid(presence_logits)`` is the probability the most moment-like clip of the row belongs to the
+queried moment.  Start / end probabilities are a softmax within the row and every row has a best span; the
+inner BCE is absolute per clip, so presence compares across rows (the windows of a long video) where P_start x
+P_end cannot.  It adds no parameter: the paper presets' models are unchanged.
+
 Loss (docs/design.md §5.1), all terms averaged over the batch:
 
-    L = boundary_weight * (CE(start) + CE(end))           CE over the valid clips
+    L = boundary_weight * (CE(start) + CE(end))           CE over the valid clips, rows holding the target
       + inner_weight    * BCE_w(inner, y_in)              y_in = 1 on clips start_idx..end_idx
       + pe_weight       * BCE_w(pe, y_in)                 EAMAT's action-relevant score only
       + align_weight    * (KL_align(F_q, F_mv) + KL_align(F_q, F_ev))   EAMAT only, optional, off by default
 
 ``BCE_w`` weights positive clips by ``bce_pos_weight`` (2) and is a masked mean over each sample's
 valid clips, then a mean over samples -- as in the authors' code.
+
+Rows without the target (``batch["present"]`` False; ``train.absent_fraction``, :mod:`engine.data.absent`)
+have no boundary: their CE terms are left out (the mean is over the rows holding the target), while the
+inner and Pe BCE see every clip as negative (``y_in = 0``), which is what teaches presence.  Without a
+``present`` key every row holds its target and the loss is the papers' one.
 
 ``KL_align`` is the authors' EAMAT ``aligment_score`` (weight 100 in their runs): a sentence vector
 (mean of the query features over valid words) and a moment vector (mean of the video features over
@@ -58,11 +69,18 @@ class GroundingHeads(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         invalid = mask == 0
+        inner = self.inner(x)
         return {
             "start_logits": self.start(x).masked_fill(invalid, MASKED_LOGIT),
             "end_logits": self.end(x).masked_fill(invalid, MASKED_LOGIT),
-            "inner_logits": self.inner(x),
+            "inner_logits": inner,
+            "presence_logits": presence_logits(inner, mask),
         }
+
+
+def presence_logits(inner_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,) the largest inner logit over each row's valid clips (:data:`MASKED_LOGIT` for a row without one)."""
+    return inner_logits.masked_fill(mask == 0, MASKED_LOGIT).amax(-1)
 
 
 def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, pos_weight: float) -> torch.Tensor:
@@ -74,10 +92,17 @@ def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
 
 
 def boundary_loss(
-    start_logits: torch.Tensor, end_logits: torch.Tensor, start_idx: torch.Tensor, end_idx: torch.Tensor
+    start_logits: torch.Tensor, end_logits: torch.Tensor, start_idx: torch.Tensor, end_idx: torch.Tensor,
+    present: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """CE(start) + CE(end), each a mean over samples (the logits already carry the clip mask)."""
-    return F.cross_entropy(start_logits.float(), start_idx) + F.cross_entropy(end_logits.float(), end_idx)
+    """CE(start) + CE(end), each a mean over the samples holding their target (``present``, all when None;
+    0 when none does); the logits already carry the clip mask."""
+    if present is None:
+        return F.cross_entropy(start_logits.float(), start_idx) + F.cross_entropy(end_logits.float(), end_idx)
+    rows = present.float()
+    per_row = (F.cross_entropy(start_logits.float(), start_idx, reduction="none")
+               + F.cross_entropy(end_logits.float(), end_idx, reduction="none"))
+    return (per_row * rows).sum() / rows.sum().clamp(min=1.0)
 
 
 def alignment_loss(
@@ -100,11 +125,13 @@ def alignment_loss(
 def grounding_loss(
     outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: ModelConfig
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The weighted objective above -> (total loss, {"boundary", "inner", ["pe"], ["align"], "total"})."""
-    mask, inner = batch["video_mask"], batch["inner"]
+    """The weighted objective above -> (total loss, {"boundary", "inner", ["pe"], ["align"], "total"}).
+
+    ``batch["inner"]`` must be 0 on every clip of a row whose ``batch["present"]`` is False."""
+    mask, inner, present = batch["video_mask"], batch["inner"], batch.get("present")
     terms = {
         "boundary": (config.boundary_weight, boundary_loss(
-            outputs["start_logits"], outputs["end_logits"], batch["start_idx"], batch["end_idx"])),
+            outputs["start_logits"], outputs["end_logits"], batch["start_idx"], batch["end_idx"], present)),
         "inner": (config.inner_weight, weighted_bce(outputs["inner_logits"], inner, mask, config.bce_pos_weight)),
     }
     if "pe_logits" in outputs:
@@ -113,9 +140,11 @@ def grounding_loss(
         missing = [k for k in ALIGNED_OUTPUTS[:2] if k not in outputs]
         if missing:
             raise ValueError(f"align_weight > 0 but the model outputs no {missing}")
-        videos = [outputs[k] for k in ALIGNED_OUTPUTS[1:] if k in outputs]  # no F_ev without the entity branch
+        rows = slice(None) if present is None else present.nonzero().squeeze(1)  # a moment needs its target
+        videos = [outputs[k][rows] for k in ALIGNED_OUTPUTS[1:] if k in outputs]  # no F_ev without the entity branch
         terms["align"] = (config.align_weight, sum(
-            alignment_loss(outputs["query_features"], batch["word_mask"], video, inner) for video in videos))
+            alignment_loss(outputs["query_features"][rows], batch["word_mask"][rows], video, inner[rows])
+            for video in videos))
     total = sum(weight * value for weight, value in terms.values())
     parts = {name: float(value.detach()) for name, (_, value) in terms.items()}
     parts["total"] = float(total.detach())

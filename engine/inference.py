@@ -22,12 +22,18 @@ Long videos (``config.infer``; T clips, M = ``data.max_clips``):
 * otherwise (``"resample"``, or ``"auto"`` with M < T <= 2 M): the video is average-pooled to M clips
   (:func:`engine.data.resample_clips`); spans are then multiples of ``duration / M``.
 
-Scores are ``P_start(s) * P_end(e)`` within the segment that proposed the span.  Without windows the
-top-k spans are returned as they are (no NMS), exactly as the model ranks them.
+Scores are ``presence x P_start(s) x P_end(e)``: the boundary probabilities are a softmax within the segment
+that proposed the span, so every segment has a confident best span; ``presence`` (the sigmoid of the model's
+``presence_logits``, :mod:`engine.heads`) says whether the segment holds the queried moment at all and is
+what ranks one window's spans against another's (docs/design.md §11.1).  Within one segment it is a common
+factor: the ranking of a video that fits one segment is ``P_start x P_end``'s.  A runtime without presence
+(an export made before it existed) scores ``P_start x P_end``.  Without windows the top-k spans are returned as
+they are (no NMS), exactly as the model ranks them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -39,7 +45,8 @@ import numpy as np
 import torch
 
 from engine.config import Config, WindowPolicy
-from engine.data.features import check_clip_features, read_feature_file, resample_clips
+from engine.data.clip_rate import EXTRACTION_FILE, RATE_TOLERANCE, read_extraction
+from engine.data.features import FeatureFileError, check_clip_features, read_feature_file, resample_clips
 from engine.decoding import index_to_seconds, temporal_nms, topk_spans
 from engine.models import MODEL_INPUTS
 from engine.text import TextProcessor
@@ -59,7 +66,7 @@ class QueryWarning(UserWarning):
 @dataclass(frozen=True)
 class Query:
     """One request of :meth:`BaseLocalizer.predict_many`: clip features (a (T, video_dim) array or a ``.npy``
-    path), the sentence, the video's duration in seconds (None = one second per clip) and an optional
+    path), the sentence, the video's duration in seconds (None = clips x ``data.clip_seconds``) and an optional
     ``name`` that prefixes its error messages (e.g. ``requests.jsonl:7``)."""
 
     features: np.ndarray | str | Path
@@ -102,6 +109,7 @@ class Request:
     mode: str  # "whole" (T <= max_clips), "windows" or "resampled"
     nms_iou: float
     warnings: list[str] = field(default_factory=list)
+    where: str = "clip features"  # names the features in messages (e.g. their file)
 
 
 @dataclass
@@ -112,7 +120,8 @@ class Prediction:
     (``clips`` clips over ``duration`` s; ``video_clips`` is the video's own T), ``start`` / ``end``
     (boundary probabilities) and, where the runtime provides them, ``inner`` (inside-moment probability)
     and ``pe`` (EAMAT's action relevance); under windows a clip's value is the mean over the windows that
-    hold it.  ``path``: Dynamic Pathway's chosen pathway (0 exploitation, 1 exploration), else None.
+    hold it.  ``presence``: per segment (window), the probability it holds the moment, where the runtime
+    provides it.  ``path``: Dynamic Pathway's chosen pathway (0 exploitation, 1 exploration), else None.
     """
 
     spans: list[tuple[float, float, float]]
@@ -124,6 +133,7 @@ class Prediction:
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     path: int | None = None
     warnings: list[str] = field(default_factory=list)
+    presence: list[float] = field(default_factory=list)
 
     @property
     def clip_centers(self) -> np.ndarray:
@@ -172,6 +182,43 @@ def window_offsets(num_clips: int, window: int, overlap: float) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------- requests
+def seconds_per_clip(config: Config) -> float:
+    """Seconds of video per clip of the features the checkpoint was trained on (``data.clip_seconds``, which
+    every checkpoint carries); 1.0 where it is unknown (0)."""
+    return config.data.clip_seconds or 1.0
+
+
+def feature_source(folder: Path) -> dict[str, Any]:
+    """``{"recipe", "clip_seconds"}`` of a features folder's ``extraction.json`` (empty without one); read once
+    per folder and file version, however many requests point into the folder."""
+    path = folder / EXTRACTION_FILE
+    return _feature_source(str(folder), path.stat().st_mtime_ns) if path.is_file() else {}
+
+
+@functools.lru_cache(maxsize=16)
+def _feature_source(folder: str, version: int) -> dict[str, Any]:
+    meta = read_extraction(Path(folder)) or {}
+    return {key: meta[key] for key in ("recipe", "clip_seconds") if key in meta}
+
+
+def check_feature_source(config: Config, where: str, width: int | None = None, recipe: str = "",
+                         clip_seconds: float = 0.0) -> None:
+    """Refuse features the checkpoint was not trained on: another width, or -- where both sides know it --
+    another recipe or clip rate (:class:`engine.data.FeatureFileError` naming ``where`` and both values)."""
+    data, expected = config.data, config.model.video_dim
+    if width is not None and width != expected:
+        made = f" ({data.feature_recipe} features)" if data.feature_recipe else ""
+        raise FeatureFileError(f"{where}: {width}-d clip features, but the checkpoint's model takes {expected}-d"
+                               f"{made}; features of another extractor?")
+    if recipe and data.feature_recipe and recipe != data.feature_recipe:
+        raise FeatureFileError(f"{where}: features of recipe {recipe!r}, but the checkpoint was trained on "
+                               f"{data.feature_recipe!r} features")
+    known = clip_seconds and data.clip_seconds
+    if known and abs(clip_seconds - data.clip_seconds) > RATE_TOLERANCE * data.clip_seconds:
+        raise FeatureFileError(f"{where}: {clip_seconds:g} s per clip, but the checkpoint was trained on "
+                               f"{data.clip_seconds:g} s per clip")
+
+
 def prepare_request(
     features: np.ndarray,
     query: str,
@@ -183,9 +230,9 @@ def prepare_request(
 ) -> Request:
     """Check one query and cut its video into segments (module docstring).
 
-    ``features`` (T, video_dim): the video's clip features; ``duration`` (seconds) None means one second
-    per clip.  Raises ValueError (a :class:`engine.data.FeatureFileError` for bad features, named by
-    ``where``) on bad input.
+    ``features`` (T, video_dim): the video's clip features; ``duration`` (seconds) None means T x
+    :func:`seconds_per_clip`.  Raises ValueError (a :class:`engine.data.FeatureFileError` for bad features,
+    named by ``where``; another width than ``model.video_dim`` included) on bad input.
     """
     config.infer.validate()
     feats = check_clip_features(features, where, config.model.video_dim)
@@ -193,9 +240,12 @@ def prepare_request(
         raise ValueError(f"k must be an int >= 1, got {k!r}")
     video_clips = num_clips = feats.shape[0]
     max_clips = config.data.max_clips
-    duration = float(num_clips) if duration is None else float(duration)
+    duration = num_clips * seconds_per_clip(config) if duration is None else float(duration)
     if not (math.isfinite(duration) and duration > 0):
         raise ValueError(f"duration must be positive seconds, got {duration}")
+    if config.data.clip_stride > 1:  # the grid the model trained on: pooled to max_clips, every k-th clip kept
+        feats = resample_clips(feats, max_clips)[::config.data.clip_stride]
+        num_clips = feats.shape[0]
     if uses_windows(num_clips, max_clips, config.infer.windows):
         offsets = window_offsets(num_clips, max_clips, config.infer.window_overlap)
         segments = [Segment(feats[o:o + max_clips], o) for o in offsets]
@@ -212,7 +262,7 @@ def prepare_request(
         notes.append(f"query {query!r}: none of its words ({' '.join(tokens)}) has a vector in the model's "
                      "vocabulary, so the prediction ignores the query")
     return Request(query, tokens, ids, classes, segments, num_clips, duration, video_clips, k, mode,
-                   config.infer.nms_iou, notes)
+                   config.infer.nms_iou, notes, where)
 
 
 def batch_inputs(
@@ -238,27 +288,34 @@ def batch_inputs(
 @dataclass
 class RowOutput:
     """A runtime's scores for one row, cut to the row's clips: start / end scores (their softmax is the
-    boundary distribution), optional inner / Pe logits and DP's path."""
+    boundary distribution), optional inner / Pe logits, DP's path and the row's presence logit."""
 
     start: torch.Tensor
     end: torch.Tensor
     inner: torch.Tensor | None = None
     pe: torch.Tensor | None = None
     path: int | None = None
+    presence: float | None = None
+
+    @property
+    def presence_prob(self) -> float:
+        """``sigmoid(presence)``, the factor of this row's span scores (1 without a presence output)."""
+        return 1.0 if self.presence is None else 1.0 / (1.0 + math.exp(-self.presence))
 
 
 def split_rows(outputs: Mapping[str, Any], lengths: Sequence[int]) -> list[RowOutput]:
     """Per-row :class:`RowOutput` of a batch's outputs (``start_logits``, ``end_logits`` and optionally
-    ``inner_logits``, ``pe_logits``, ``path``)."""
-    wanted = ("start_logits", "end_logits", "inner_logits", "pe_logits", "path")
+    ``inner_logits``, ``pe_logits``, ``path``, ``presence_logits``)."""
+    wanted = ("start_logits", "end_logits", "inner_logits", "pe_logits", "path", "presence_logits")
     tensors = {k: torch.as_tensor(outputs[k]).detach().cpu() for k in wanted if outputs.get(k) is not None}
     rows = []
     for i, n in enumerate(lengths):
         cut = {k: tensors[k][i, :n].float() for k in ("start_logits", "end_logits", "inner_logits", "pe_logits")
                if k in tensors}
         path = int(tensors["path"][i]) if "path" in tensors else None
+        presence = float(tensors["presence_logits"][i]) if "presence_logits" in tensors else None
         rows.append(RowOutput(cut["start_logits"], cut["end_logits"], cut.get("inner_logits"), cut.get("pe_logits"),
-                              path))
+                              path, presence))
     return rows
 
 
@@ -270,7 +327,8 @@ def decode_request(request: Request, rows: Sequence[RowOutput]) -> Prediction:
         valid = torch.ones(1, row.start.shape[0], dtype=torch.bool)
         s, e, score = topk_spans(row.start[None], row.end[None], valid, request.k)
         start_s, end_s = index_to_seconds(s[0], e[0], torch.tensor(request.clips), torch.tensor(request.duration))
-        spans = list(zip(start_s.tolist(), end_s.tolist(), score[0].double().tolist(), strict=True))
+        spans = list(zip(start_s.tolist(), end_s.tolist(), (score[0].double() * row.presence_prob).tolist(),
+                         strict=True))
     else:
         candidates, scores, cut = [], [], []
         for segment, row in zip(request.segments, rows, strict=True):
@@ -280,7 +338,7 @@ def decode_request(request: Request, rows: Sequence[RowOutput]) -> Prediction:
             s, e, score = topk_spans(row.start[None], row.end[None], valid, n)
             first = (s[0] + segment.offset).double()
             candidates.append(torch.stack([first * spc, (e[0] + segment.offset + 1).double() * spc], dim=1))
-            scores.append(score[0].double())
+            scores.append(score[0].double() * row.presence_prob)
             # a span on a window edge inside the video may be a moment cut off by the window
             cut.append(((s[0] == 0) & (segment.offset > 0)) | ((e[0] == length - 1) &
                                                                 (segment.offset + length < request.clips)))
@@ -288,8 +346,9 @@ def decode_request(request: Request, rows: Sequence[RowOutput]) -> Prediction:
         kept = temporal_nms(spans_s, scores_all, request.nms_iou, request.k, demoted=torch.cat(cut))
         spans = [(float(spans_s[i, 0]), float(spans_s[i, 1]), float(scores_all[i])) for i in kept.tolist()]
     spans = [(float(a), min(float(b), request.duration), float(c)) for a, b, c in spans]
+    presence = [row.presence_prob for row in rows] if rows[0].presence is not None else []
     return Prediction(spans, request.clips, request.duration, request.video_clips, request.mode,
-                      len(request.segments), _curves(request, rows), rows[0].path, list(request.warnings))
+                      len(request.segments), _curves(request, rows), rows[0].path, list(request.warnings), presence)
 
 
 def _curves(request: Request, rows: Sequence[RowOutput]) -> dict[str, np.ndarray]:
@@ -315,7 +374,8 @@ class BaseLocalizer:
 
     Subclasses set ``config`` (:class:`~engine.config.Config`), ``text`` (:class:`~engine.text.TextProcessor`),
     ``device`` (where inputs go) and ``max_batch`` (the most rows one forward accepts; None = any), and
-    implement ``forward(inputs) -> {"start_logits", "end_logits"[, "inner_logits", "pe_logits", "path"]}``
+    implement ``forward(inputs) -> {"start_logits", "end_logits"[, "inner_logits", "pe_logits", "path",
+    "presence_logits"]}``
     over a padded batch of :data:`MODEL_INPUTS` (any scores whose softmax is the boundary distribution).
     """
 
@@ -334,10 +394,11 @@ class BaseLocalizer:
 
         ``features`` (T, video_dim) are the video's clip features; a video longer than ``data.max_clips``
         is cut into sliding windows or resampled (``config.infer``, module docstring).  ``duration``
-        (seconds) maps clips to seconds; None means one second per clip (``duration = T``).  ``score`` is
-        ``P_start(s) * P_end(e)``.  Fewer than ``k`` come back when fewer spans exist (``L (L + 1) / 2`` for
-        L clips) or, under windows, survive the NMS.  Warns (:class:`QueryWarning`) when no word of the
-        query has a vector.
+        (seconds) maps clips to seconds; None means T x the checkpoint's ``data.clip_seconds`` (one second
+        per clip where it is unknown).  ``score`` is
+        ``presence x P_start(s) x P_end(e)`` (module docstring).  Fewer than ``k`` come back when fewer spans
+        exist (``L (L + 1) / 2`` for L clips) or, under windows, survive the NMS.  Warns (:class:`QueryWarning`)
+        when no word of the query has a vector.
         """
         return self.localize(features, query, duration, k).spans
 
@@ -395,7 +456,11 @@ class BaseLocalizer:
         try:
             features, where = query.features, "clip features"
             if isinstance(features, (str, Path)):
-                features, where = read_feature_file(features), f"clip features {features}"
+                meta = feature_source(Path(features).parent)
+                where = f"clip features {features}"
+                check_feature_source(self.config, where, recipe=meta.get("recipe", ""),
+                                     clip_seconds=meta.get("clip_seconds", 0.0))
+                features = read_feature_file(features)
             return prepare_request(features, query.query, self.text, self.config, query.duration, k, where)
         except (ValueError, FileNotFoundError) as err:
             if query.name is None:
@@ -417,6 +482,10 @@ class BaseLocalizer:
         for request in group:
             mine = outputs[position:position + len(request.segments)]
             position += len(request.segments)
+            if not all(torch.isfinite(row.start).all() and torch.isfinite(row.end).all() for row in mine):
+                peak = max(float(np.abs(s.features).max()) for s in request.segments)
+                raise ValueError(f"{request.where}: the model's scores are NaN / Inf for these features (largest "
+                                 f"|value| {peak:.3g}); they are out of the range the model was trained on")
             for note in request.warnings:
                 warnings.warn(note, QueryWarning, stacklevel=4)
             yield decode_request(request, mine)

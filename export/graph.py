@@ -10,6 +10,8 @@ Outputs::
     start_prob, end_prob (B, T) float32   softmax of the start / end logits over the valid clips (0 on padding)
     start_idx, end_idx (B,) int64         argmax_{s <= e} start_prob[s] * end_prob[e]  (engine.decode_spans)
     score (B,) float32                    that product
+    presence (B,) float32                 sigmoid of the model's presence logit: does the row hold the moment
+                                          (engine.heads; ranks the windows of a long video, engine.inference)
     path (B,) int64                       Dynamic Pathway only: 0 exploitation, 1 exploration
 
 Nothing in the graph branches on data in Python: Dynamic Pathway runs in its ``select="both"`` mode
@@ -29,6 +31,7 @@ from engine.dynamic_pathway import DynamicPathway
 from engine.models import MODEL_INPUTS, set_kernels
 
 SPAN_OUTPUTS = ("start_prob", "end_prob", "start_idx", "end_idx", "score")
+PRESENCE_OUTPUT = "presence"
 PATH_OUTPUT = "path"
 # which axes of each named tensor are dynamic
 AXES = {
@@ -42,6 +45,7 @@ AXES = {
     "start_idx": {0: "batch"},
     "end_idx": {0: "batch"},
     "score": {0: "batch"},
+    PRESENCE_OUTPUT: {0: "batch"},
     PATH_OUTPUT: {0: "batch"},
 }
 
@@ -52,7 +56,7 @@ def masked_probabilities(logits: torch.Tensor, valid: torch.Tensor) -> torch.Ten
 
 
 class InferenceGraph(nn.Module):
-    """``forward(*MODEL_INPUTS) -> (start_prob, end_prob, start_idx, end_idx, score[, path])``.
+    """``forward(*MODEL_INPUTS) -> (start_prob, end_prob, start_idx, end_idx, score, presence[, path])``.
 
     Wraps an eval-mode copy of ``model`` (the caller's model is never modified) whose kernels are set to
     ``kernels`` ("reference" exports standard ONNX ops).
@@ -67,7 +71,7 @@ class InferenceGraph(nn.Module):
 
     @property
     def output_names(self) -> tuple[str, ...]:
-        return SPAN_OUTPUTS + ((PATH_OUTPUT,) if self.reports_path else ())
+        return (*SPAN_OUTPUTS, PRESENCE_OUTPUT) + ((PATH_OUTPUT,) if self.reports_path else ())
 
     def forward(
         self, video: torch.Tensor, video_mask: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
@@ -82,6 +86,7 @@ class InferenceGraph(nn.Module):
             start_idx,
             end_idx,
             score,
+            torch.sigmoid(out["presence_logits"].float()),
         )
         return result + ((out[PATH_OUTPUT],) if self.reports_path else ())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 import time
@@ -11,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, get_args
 
+from demo.cli import add_demo_parser, run_demo
 from engine.atomic import atomic_output
 from engine.checkpoint import BEST, LAST, config_of, read_checkpoint, read_training_state, resolve_checkpoint
 from engine.config import Config, KernelChoice, WindowPolicy, field_help, section_names
@@ -18,11 +20,13 @@ from engine.inference import Query, QueryWarning
 from engine.localizer import Localizer
 from engine.metrics import METRIC_NAMES
 from train import distributed
+from video.cli import add_extract_parser, run_extract
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_PRESET = "synthetic"
 USAGE_ERROR = 2
 KERNEL_CHOICES = get_args(KernelChoice)
+DEFAULT_TOPK = inspect.signature(Localizer.localize).parameters["k"].default  # one default: the library's
 WINDOW_CHOICES = get_args(WindowPolicy)
 REQUEST_KEYS = ("features", "query")  # required in every --requests line ("duration" optional)
 
@@ -45,6 +49,8 @@ examples:
   python -m train predict --ckpt runs/synthetic/best.pt --features video.npy --query "a person opens the door"
   python -m train predict --ckpt runs/synthetic --features long.npy --query "..." --plot spans.png
   python -m train predict --ckpt runs/synthetic --requests queries.jsonl --out spans.jsonl
+  python -m train predict --ckpt runs/charades --video kitchen.mp4 --weights rgb_imagenet.pt --query "..."
+  python -m train extract --recipe charades-i3d --weights rgb_imagenet.pt videos/ features/
   python -m train check-data --set data.dataset=custom --set data.annotations=my/annotations \\
       --set data.features=my/features
   python -m train --help-config                      # every config field, its default and meaning
@@ -94,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "values are parsed as YAML; unknown fields are rejected with the valid ones")
     parser.add_argument("--out", metavar="DIR", help="run directory (sets train.out_dir)")
     parser.add_argument("--kernels", choices=KERNEL_CHOICES,
-                        help="sets model.kernels: auto = fused Triton kernels on CUDA, PyTorch reference elsewhere;\n"
-                             "triton = always the kernels (error where they cannot run); reference = never")
+                        help="sets model.kernels: auto = fused Triton kernels on CUDA once a one-time check there\n"
+                             "passed (else the reference, with one line why), PyTorch reference elsewhere;\n"
+                             "triton = always the kernels (error where they cannot run); reference = never (the "
+                             "fallback)")
     parser.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR|CKPT",
                         help="continue a run from its last.pt (a run directory or a checkpoint file;\n"
                              "no value = the configured train.out_dir); the end result equals an uninterrupted run")
@@ -113,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print every config field with its value, default and meaning, then exit")
     parser.add_argument("--list-configs", action="store_true", help="print the preset names, then exit")
 
-    commands = parser.add_subparsers(dest="command", metavar="{predict,check-data}", title="subcommands")
+    commands = parser.add_subparsers(dest="command", metavar="{predict,check-data,demo,extract}",
+                                     title="subcommands")
     predict = commands.add_parser(
         "predict", help="top-k spans for queries in videos (python -m train predict --help)",
         description="Localize a query in a video (--features, --query) or many (--requests) with a trained "
@@ -127,17 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--features", metavar="NPY", help="the video's clip features, (T, video_dim)")
     predict.add_argument("--query", help="the sentence to localize")
     predict.add_argument("--duration", type=float,
-                         help="video duration in seconds (default: the number of clips, one second per clip)")
+                         help="video duration in seconds (default: clips x the checkpoint's data.clip_seconds,\n"
+                              "the seconds per clip of the features it was trained on; 1 where it is unknown)")
+    predict.add_argument("--video", metavar="FILE",
+                         help="a video file instead of --features: its features are extracted with the checkpoint's\n"
+                              "recipe (data.feature_recipe) and the backbone --weights, then localized")
+    predict.add_argument("--weights", metavar="FILE",
+                         help="with --video: the backbone weights file of the recipe (e.g. rgb_imagenet.pt)")
+    predict.add_argument("--recipe", help="with --video: the feature recipe, for a checkpoint that does not record it")
     predict.add_argument("--requests", metavar="JSONL",
                          help='many queries: one {"features": path, "query": text, "duration": s} per line\n'
-                              "(duration optional; other keys are copied to the output), run in batches")
+                              "(duration optional; other keys are copied to the output), run in batches;\n"
+                              "a relative features path is relative to the JSONL file's folder")
     predict.add_argument("--out", dest="predictions", metavar="JSONL",
                          help="with --requests: where the ranked spans go, one line per request\n"
                               "(default: <requests>.predictions.jsonl; written only when every request succeeds)")
     predict.add_argument("--plot", metavar="PNG",
                          help="draw start / end / inside probabilities over time with the top spans\n"
                               "(EAMAT: the Pe curve; DP: the pathway in the title)")
-    predict.add_argument("-k", "--topk", type=int, default=5, help="number of spans to return (default 5)")
+    predict.add_argument("-k", "--topk", type=int, default=DEFAULT_TOPK,
+                         help="number of spans to return (default %(default)s, the library's)")
     predict.add_argument("--windows", choices=WINDOW_CHOICES,
                          help="videos longer than data.max_clips: sliding windows, resampling, or auto (windows\n"
                               "when longer than 2 x max_clips; the default: the checkpoint's infer.windows)")
@@ -163,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="also fail when any annotation is dropped")
     check.add_argument("--json", dest="check_json", metavar="FILE", help="also write the JSON summary to FILE")
     check.add_argument("--no-progress", dest="check_quiet", action="store_true", help="no progress bar")
+    add_demo_parser(commands)
+    add_extract_parser(commands)
     return parser
 
 
@@ -201,7 +221,7 @@ def _config_for(args: argparse.Namespace, ckpt: dict[str, Any] | None) -> Config
         cfg.train.out_dir = args.out
     if args.kernels:
         cfg.model.kernels = args.kernels
-    return cfg
+    return cfg.validate()  # a bad value (train.epochs=-1) is a config error before any setup
 
 
 def _setup(args: argparse.Namespace) -> tuple[Config, dict[str, Any] | None]:
@@ -256,8 +276,9 @@ def run_training(args: argparse.Namespace) -> int:
                 print(f"stopped after epoch {trainer.epoch}; continue with --resume {cfg.train.out_dir}")
             return 0
         if process.is_main:
-            label = f"{cfg.model.name} (best val epoch {results['best_epoch']})"
+            label = f"{cfg.model.name} (best {results['protocol']['selection_split']} epoch {results['best_epoch']})"
             print(results_table(cfg, results["test"], results["baselines"], label))
+            print(results["protocol"]["summary"])
             print(cue_lines(results["cues"]))
             metrics_file = Path(cfg.train.out_dir) / "metrics.json"
             print(f"wall time {time.perf_counter() - started:.0f} s; metrics in {metrics_file}")
@@ -267,12 +288,14 @@ def run_training(args: argparse.Namespace) -> int:
 
 
 def report_evaluation(trainer: Any, cfg: Config, ckpt: dict[str, Any]) -> int:
-    val, test = trainer.evaluate("val"), trainer.evaluate("test")
+    val = trainer.evaluate("val") if len(trainer.splits["val"]) else None  # none: data.val_fraction=0
+    test = trainer.evaluate("test")
     if trainer.process.is_main:
-        results = {"checkpoint": ckpt["path"], "epoch": ckpt["epoch"], "val": val.summary(),
+        results = {"checkpoint": ckpt["path"], "epoch": ckpt["epoch"], "val": val.summary() if val else None,
                    "test": test.summary(), "baselines": trainer.baselines(test)}
         label = f"{cfg.model.name} ({Path(ckpt['path']).name}, epoch {ckpt['epoch']})"
-        print(metrics_table("validation split: R@1 at IoU 0.3 / 0.5 / 0.7 and mIoU (%)", [(label, val.metrics)]))
+        if val is not None:
+            print(metrics_table("validation split: R@1 at IoU 0.3 / 0.5 / 0.7 and mIoU (%)", [(label, val.metrics)]))
         print(results_table(cfg, results["test"], results["baselines"], label))
         out = Path(ckpt["path"]).parent / "eval_metrics.json"
         out.write_text(json.dumps(results, indent=2) + "\n")
@@ -294,38 +317,56 @@ def run_predict(args: argparse.Namespace) -> int:
         if single:
             return predict_one(localizer, args)
         return predict_requests(localizer, args, queries)
-    except (KeyError, TypeError, ValueError, FileNotFoundError, RuntimeError) as err:
+    except (KeyError, TypeError, ValueError, FileNotFoundError, RuntimeError, ImportError) as err:
         return usage_error(err, one_line=True)
 
 
 def _predict_mode(args: argparse.Namespace) -> bool:
     """True for one query, False for --requests; a usage error for a mix or a missing part."""
     if args.requests:
-        extra = [f"--{name}" for name in ("features", "query", "duration", "plot") if getattr(args, name) is not None]
+        extra = [f"--{name}" for name in ("features", "query", "duration", "plot", "video")
+                 if getattr(args, name) is not None]
         if extra:
             raise ValueError(f"--requests takes its features, queries and durations from the file; drop {extra}")
         return False
     if args.predictions:
         raise ValueError("--out is where --requests results go; one query prints its result")
+    if args.video is not None:
+        if args.features is not None or args.duration is not None:
+            raise ValueError("--video gives the features and the duration; drop --features / --duration")
+        if args.weights is None:
+            raise ValueError("--video needs --weights FILE, the backbone weights of the checkpoint's feature recipe")
+    elif args.weights is not None or args.recipe is not None:
+        raise ValueError("--weights and --recipe go with --video")
     missing = [f"--{name}" for name in ("features", "query") if getattr(args, name) is None]
+    if args.video is not None:
+        missing.remove("--features")
     if missing:
-        raise ValueError(f"predict needs --features and --query (or --requests FILE); missing {missing}")
+        raise ValueError(f"predict needs --features (or --video) and --query (or --requests FILE); missing {missing}")
     return True
 
 
 def predict_one(localizer: Localizer, args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QueryWarning)  # the prediction carries them; printed below, once
-        prediction = localizer.localize(args.features, args.query, args.duration, args.topk)
+        if args.video is not None:
+            prediction, _ = localizer.localize_video(args.video, args.query, args.weights, args.topk, args.recipe)
+        else:
+            prediction = localizer.localize(args.features, args.query, args.duration, args.topk)
     if args.plot:
-        from engine.plots import plot_prediction
+        from engine.plots import plot_prediction, thumbnail_times
 
-        plot_prediction(prediction, args.plot, args.query)
+        frames = None
+        if args.video is not None:
+            from video.decode import thumbnails
+
+            frames = thumbnails(args.video, thumbnail_times(prediction))
+        plot_prediction(prediction, args.plot, args.query, thumbnails=frames)
     for note in prediction.warnings:
         print(f"warning: {note}", file=sys.stderr)
     detail = {"whole": "", "resampled": f", resampled to {prediction.clips} clips",
               "windows": f", {prediction.windows} windows of {localizer.config.data.max_clips} clips"}[prediction.mode]
-    print(f"query: {args.query!r}   video: {args.features} ({prediction.video_clips} clips, "
+    print(f"query: {args.query!r}   video: {args.video or args.features} ({prediction.video_clips} clips, "
           f"{prediction.duration:g} s{detail})" + (f"   pathway: {prediction.pathway}" if prediction.pathway else ""))
     print(f"{'rank':>4}  {'start_s':>8}  {'end_s':>8}  {'score':>7}")
     for rank, (start, end, score) in enumerate(prediction.spans, 1):
@@ -360,6 +401,8 @@ def read_requests(path: Path) -> list[tuple[dict[str, Any], Query]]:
             raise ValueError(f"{where}: \"features\" and \"query\" must be strings")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
             raise ValueError(f"{where}: \"duration\" must be a number of seconds, got {duration!r}")
+        if not Path(features).is_absolute():  # relative to the JSONL's own folder, as users expect
+            features = str(path.parent / features)
         requests.append((entry, Query(features, query, duration, where)))
     if not requests:
         raise ValueError(f"--requests file {path} holds no requests")
@@ -396,9 +439,11 @@ def run_check_data(args: argparse.Namespace) -> int:
 
     try:
         cfg = load_config(args.check_config or args.config).apply_overrides(args.overrides + args.check_overrides)
+        cfg.validate()
     except (KeyError, TypeError, ValueError) as err:
         return usage_error(err)
-    result = check_data(cfg.data, strict=args.strict, progress=not (args.check_quiet or args.no_progress))
+    result = check_data(cfg.data, strict=args.strict, progress=not (args.check_quiet or args.no_progress),
+                        model=cfg.model.name)
     print(result.table())
     summary = json.dumps(result.to_json())
     print(summary)
@@ -425,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_predict(args)
     if args.command == "check-data":
         return run_check_data(args)
+    if args.command == "demo":
+        return run_demo(args)
+    if args.command == "extract":
+        return run_extract(args)
     if args.list_configs:
         print("\n".join(preset_names()))
         return 0

@@ -8,7 +8,10 @@ Choices (documented for users):
   one process), so ``--resume`` after epoch k continues exactly as an uninterrupted run would (bit-exact
   on CPU; on GPU as exact as the kernels are deterministic).  Resume granularity is one epoch.
 * Model selection: the epoch with the best validation R1@0.5, ties broken by mIoU; the test split is
-  evaluated once, with ``best.pt``, at the end.
+  evaluated once, with ``best.pt``, at the end.  With ``data.val_fraction=0`` (the papers' protocol: the
+  whole train split trains, no validation) selection follows EAMAT's code (``main.py`` with ``NO_VAL``):
+  the test split is evaluated after every epoch and the epoch with the best test R1@0.7 (ties: the later
+  epoch) is kept -- a test-selected figure, which the summary and ``metrics.json`` (``protocol``) state.
 * Multi-GPU: ``data.batch_size`` is the global batch; each of N processes takes ``batch_size // N``.
 """
 
@@ -43,6 +46,7 @@ from engine.checkpoint import (
 )
 from engine.config import Config
 from engine.data import GroundingDataset, build_datasets, collate
+from engine.data.absent import LongVideoWindows
 from engine.decoding import decode_spans, index_to_seconds
 from engine.metrics import evaluate as span_metrics
 from engine.models import build_model, model_inputs, set_kernels
@@ -60,6 +64,7 @@ from train.optim import build_optimizer, clip_gradients, linear_schedule
 from train.rng import capture_rng, restore_rng
 
 SELECTION = ("R1@0.5", "mIoU")  # validation metrics compared in this order to pick the best epoch
+PAPER_SELECTION = "R1@0.7"  # data.val_fraction=0: EAMAT's code keeps the epoch whose test R1@0.7 >= the best so far
 METRICS_FILE = "metrics.json"
 
 
@@ -86,8 +91,28 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     return choices[amp]
 
 
-def better(candidate: dict[str, float], best: dict[str, float] | None) -> bool:
-    return best is None or tuple(candidate[k] for k in SELECTION) > tuple(best[k] for k in SELECTION)
+def better(candidate: dict[str, float], best: dict[str, float] | None, paper: bool = False) -> bool:
+    """Whether ``candidate`` beats ``best``: by :data:`SELECTION`, or (``paper``) as EAMAT's code does."""
+    if best is None:
+        return True
+    if paper:
+        return candidate[PAPER_SELECTION] >= best[PAPER_SELECTION]
+    return tuple(candidate[k] for k in SELECTION) > tuple(best[k] for k in SELECTION)
+
+
+def protocol(cfg: Config, splits: dict[str, GroundingDataset]) -> dict[str, Any]:
+    """How the run validates and selects its model (``metrics.json`` ``protocol``; ``summary`` is printed)."""
+    if cfg.data.val_fraction == 0:
+        return {"validation": "none", "selection_split": "test", "val_fraction": 0.0,
+                "selection": f"test {PAPER_SELECTION} after every epoch, ties to the later epoch (EAMAT's code)",
+                "summary": "protocol: the papers' -- trained on the whole train split, no validation split; the "
+                           f"epoch with the best test {PAPER_SELECTION} is kept, as the authors' code does, so the "
+                           "test figures are selected on test (optimistic, not a held-out estimate)"}
+    source = splits["val"].report.source or "the dataset's val split"
+    return {"validation": source, "selection_split": "val", "val_fraction": cfg.data.val_fraction,
+            "selection": f"validation {SELECTION[0]} (ties: {SELECTION[1]})",
+            "summary": f"protocol: model selected on a validation split of {len(splits['val'])} queries ({source}); "
+                       "best.pt is then tested once"}
 
 
 @dataclass
@@ -148,12 +173,16 @@ class Trainer:
 
         world = self.process.world_size
         self.batch_size = max(1, cfg.data.batch_size // world)
+        # windows of long inputs (engine.data.absent) only in the training loader: the splits stay the moments
+        self.train_items = LongVideoWindows(self.splits["train"], cfg.train.absent_fraction,
+                                            cfg.train.mixed_fraction, cfg.train.seed, cfg.train.absent_source)
+        train_items = self.train_items
         self.sampler = DistributedSampler(
-            self.splits["train"], num_replicas=world, rank=self.process.rank, shuffle=True, seed=cfg.train.seed
+            train_items, num_replicas=world, rank=self.process.rank, shuffle=True, seed=cfg.train.seed
         )
         self.loader_generator = torch.Generator()
         self.train_loader = DataLoader(
-            self.splits["train"], batch_size=self.batch_size, sampler=self.sampler, collate_fn=collate,
+            train_items, batch_size=self.batch_size, sampler=self.sampler, collate_fn=collate,
             num_workers=cfg.data.num_workers, worker_init_fn=_seed_worker, generator=self.loader_generator,
             pin_memory=self.device.type == "cuda",
         )
@@ -217,6 +246,7 @@ class Trainer:
     def train_epoch(self) -> dict[str, float]:
         """One pass over this rank's shard of the training split; returns mean losses and samples/s."""
         self.sampler.set_epoch(self.epoch)
+        self.train_items.set_epoch(self.epoch)
         self.loader_generator.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)  # worker seeds per epoch
         self.train_model.train()
         sums: dict[str, float] = {}
@@ -278,10 +308,11 @@ class Trainer:
         table = np.concatenate(distributed.gather_objects(local, self.process))
         table = table[np.argsort(table[:, 0], kind="stable")]
         pred, gt, dur, path = table[:, 1:3], table[:, 3:5], table[:, 5], table[:, 6]
+        windows = [dataset.samples[int(i)].windows for i in table[:, 0]]  # a multi-window query: a hit on any
         usage = {}
         if (path >= 0).any():
             usage = {"exploitation": float(np.mean(path == 0)), "exploration": float(np.mean(path == 1))}
-        return Evaluation(span_metrics(pred, gt, dur), pred, gt, dur, usage)
+        return Evaluation(span_metrics(pred, gt, dur, windows), pred, gt, dur, usage)
 
     def split_labels(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(gt_seconds (n, 2), durations (n,)) of a split, read through the loader."""
@@ -307,19 +338,21 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_config(self.cfg, self.run_dir)
         started = time.perf_counter()
+        rule = protocol(self.cfg, self.splits)
+        selection_split, paper = rule["selection_split"], rule["selection_split"] == "test"
         last_epoch = self.cfg.train.epochs if stop_after is None else min(stop_after, self.cfg.train.epochs)
         while self.epoch < last_epoch:
             stats = self.train_epoch()
-            val = self.evaluate("val")
+            val = self.evaluate(selection_split)  # "val" of the history: the split the epoch is selected on
             self.epoch += 1
-            improved = better(val.metrics, self.best["metrics"] if self.best else None)
+            improved = better(val.metrics, self.best["metrics"] if self.best else None, paper)
             if improved:
                 self.best = {"epoch": self.epoch, "metrics": val.metrics}
             self.history.append({"epoch": self.epoch, **stats, "val": val.summary(),
                                  "lr": self.scheduler.get_last_lr()[0]})
             self.save(improved)
             if self.process.is_main:
-                print(epoch_line(self.history[-1], self.cfg.train.epochs, improved), flush=True)
+                print(epoch_line(self.history[-1], self.cfg.train.epochs, improved, selection_split), flush=True)
                 self.write_curve()
         if self.epoch < self.cfg.train.epochs:
             return None
@@ -331,7 +364,10 @@ class Trainer:
         results = {
             "model": self.cfg.model.name,
             "best_epoch": self.best["epoch"],
-            "selection": f"validation {SELECTION[0]} (ties: {SELECTION[1]})",
+            "selection": rule["selection"],
+            "protocol": rule,
+            "clip_seconds": self.cfg.data.clip_seconds,
+            "feature_recipe": self.cfg.data.feature_recipe,
             "val": self.best["metrics"],
             "test": test.summary(),
             "baselines": self.baselines(test),
@@ -339,6 +375,8 @@ class Trainer:
             "history": self.history,
             "train_seconds_this_session": time.perf_counter() - started,
         }
+        if paper:
+            results["test_last_epoch"] = self.history[-1]["val"]
         if self.process.is_main:
             write_json(results, self.run_dir / METRICS_FILE)
         return results
@@ -369,10 +407,10 @@ class Trainer:
 
 
 
-def epoch_line(record: dict[str, Any], epochs: int, improved: bool) -> str:
+def epoch_line(record: dict[str, Any], epochs: int, improved: bool, split: str = "val") -> str:
     val = record["val"]
     return (f"epoch {record['epoch']:>3}/{epochs}  loss {record['loss_total']:.4f}  "
-            f"{record['samples_per_s']:.1f} samples/s  val R1@0.3 {val['R1@0.3']:.2f}  R1@0.5 {val['R1@0.5']:.2f}  "
+            f"{record['samples_per_s']:.1f} samples/s  {split} R1@0.3 {val['R1@0.3']:.2f}  R1@0.5 {val['R1@0.5']:.2f}  "
             f"R1@0.7 {val['R1@0.7']:.2f}  mIoU {val['mIoU']:.2f}" + ("  *best" if improved else ""))
 
 

@@ -3,7 +3,9 @@
 Batch (COMMON interface): "video" (B,T,dv) float32 | "video_mask" (B,T) bool | "words" (B,N) int64 |
 "word_mask" (B,N) bool | "word_class" (B,N) int64 | "start_idx", "end_idx" (B,) int64 | "inner" (B,T)
 float32 (1 on clips start_idx..end_idx) | "duration" (B,) float32 | "gt_seconds" (B,2) float32 |
-"num_clips" (B,) int64 | "video_id", "sentence" lists. T and N are the longest video / query of the batch;
+"num_clips" (B,) int64 | "video_id", "sentence" lists | "present" (B,) bool, only when an item has "present"
+(:mod:`engine.data.absent`: False = a window without its target, whose "inner" is all 0). T and N are the longest
+video / query of the batch;
 padding is zero (<pad> = 0 for words) and masks are prefix masks, True = valid.
 Labels follow docs/design.md §2.7 on the video's clip count after resampling (``seconds_to_index``).
 """
@@ -36,6 +38,7 @@ class Sample:
     tokens: tuple[str, ...]
     word_ids: tuple[int, ...]
     word_class: tuple[int, ...]
+    windows: tuple[tuple[float, float], ...] = ()  # every ground truth of a multi-window query (see Moment)
 
 
 class GroundingDataset(Dataset):
@@ -85,8 +88,9 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     clips = torch.arange(int(num_clips.max()))
     start_idx = torch.tensor([item["start_idx"] for item in items], dtype=torch.int64)
     end_idx = torch.tensor([item["end_idx"] for item in items], dtype=torch.int64)
+    present = torch.tensor([item.get("present", True) for item in items], dtype=torch.bool)
     pad = torch.nn.utils.rnn.pad_sequence
-    return {
+    batch = {
         "video": pad([item["video"] for item in items], batch_first=True),
         "video_mask": clips[None, :] < num_clips[:, None],
         "words": pad([item["words"] for item in items], batch_first=True),
@@ -94,22 +98,34 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "word_class": pad([item["word_class"] for item in items], batch_first=True),
         "start_idx": start_idx,
         "end_idx": end_idx,
-        "inner": ((clips[None, :] >= start_idx[:, None]) & (clips[None, :] <= end_idx[:, None])).float(),
+        "inner": ((clips[None, :] >= start_idx[:, None]) & (clips[None, :] <= end_idx[:, None])
+                  & present[:, None]).float(),
         "duration": torch.tensor([item["duration"] for item in items], dtype=torch.float32),
         "gt_seconds": torch.tensor([item["gt_seconds"] for item in items], dtype=torch.float32),
         "num_clips": num_clips,
         "video_id": [item["video_id"] for item in items],
         "sentence": [item["sentence"] for item in items],
     }
+    if any("present" in item for item in items):
+        batch["present"] = present
+    return batch
 
 
 def make_samples(
-    moments: Iterable[Moment], tagged: dict[str, tuple[list[str], list[int]]], vocab: Vocabulary
+    moments: Iterable[Moment], tagged: dict[str, tuple[list[str], list[int]]], vocab: Vocabulary,
+    per_window: bool = False,
 ) -> list[Sample]:
-    """Samples from moments, their sentences' :func:`~engine.text.tag_queries` result and the vocabulary."""
+    """Samples from moments, their sentences' :func:`~engine.text.tag_queries` result and the vocabulary.
+
+    A moment with several ground-truth windows gives one sample per window with ``per_window`` (training:
+    each window is a target), else one sample that keeps every window (evaluation: a hit on any counts).
+    """
     samples = []
     for m in moments:
         tokens, classes = tagged[m.sentence]
         text = (tuple(tokens), tuple(vocab.encode(tokens)), tuple(classes))
-        samples.append(Sample(m.video_id, m.sentence, m.start, m.end, m.duration, *text))
+        if per_window and m.windows:
+            samples += [Sample(m.video_id, m.sentence, start, end, m.duration, *text) for start, end in m.windows]
+        else:
+            samples.append(Sample(m.video_id, m.sentence, m.start, m.end, m.duration, *text, m.windows))
     return samples

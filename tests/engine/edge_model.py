@@ -3,8 +3,9 @@ high (an "event"), by edge detection -- no training, exact, and exportable to ON
 
 ``EdgeModel`` takes the models' forward arguments and returns ``start_logits = GAIN * (x_t - x_{t-1})``,
 ``end_logits = GAIN * (x_t - x_{t+1})`` and ``inner_logits = GAIN * (x_t - 1/2)`` on channel 0 (zero
-padding outside the valid clips), so in a video of noise plus one event it puts the start on the event's
-first clip and the end on its last.  :func:`event_video` builds such a video.
+padding outside the valid clips) and, as every model, ``presence_logits`` from the inner logits, so in a
+video of noise plus one event it puts the start on the event's first clip and the end on its last.
+:func:`event_video` builds such a video.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine import Localizer
+from engine.heads import presence_logits
 from engine.vocab import Vocabulary
 from tests.export.tiny import ITOS, VIDEO_DIM, tiny_config, word_vectors
 
@@ -29,7 +31,9 @@ class EdgeModel(nn.Module):
         x = video[..., 0] * video_mask
         before = F.pad(x, (1, 0))[:, :-1]
         after = F.pad(x, (0, 1))[:, 1:]
-        return {"start_logits": GAIN * (x - before), "end_logits": GAIN * (x - after), "inner_logits": GAIN * (x - 0.5)}
+        inner = GAIN * (x - 0.5)
+        return {"start_logits": GAIN * (x - before), "end_logits": GAIN * (x - after), "inner_logits": inner,
+                "presence_logits": presence_logits(inner, video_mask)}
 
 
 def edge_localizer(windows: str = "auto") -> Localizer:

@@ -11,6 +11,7 @@ from engine.heads import (
     alignment_loss,
     boundary_loss,
     grounding_loss,
+    presence_logits,
     weighted_bce,
 )
 from tests.engine.grounding_batch import DIM, N, T, random_batch, small_config
@@ -147,3 +148,33 @@ def test_alignment_term_sums_the_motion_and_entity_branch_halves():
               for k in ("moment_features", "entity_features")]
     assert min(h.item() for h in halves) > 1e-3
     assert parts["align"] == pytest.approx(sum(h.item() for h in halves), abs=ATOL)
+
+
+def test_presence_is_the_largest_inner_logit_over_valid_clips():
+    torch.manual_seed(6)
+    batch = random_batch()
+    out = GroundingHeads(DIM)(torch.randn(4, T, DIM), batch["video_mask"])
+    for b in range(4):
+        assert out["presence_logits"][b] == out["inner_logits"][b][batch["video_mask"][b]].max()
+    padded_high = out["inner_logits"].masked_fill(~batch["video_mask"], 1e3)  # padding never counts
+    assert torch.equal(presence_logits(padded_high, batch["video_mask"]), out["presence_logits"])
+
+
+def test_rows_without_their_target_have_no_boundary_term_and_all_negative_inner():
+    torch.manual_seed(7)
+    batch, config = random_batch(), small_config("eamat")
+    outputs = {k: torch.randn(4, T).masked_fill(~batch["video_mask"], MASKED_LOGIT) for k in perfect_outputs(batch)}
+    present = torch.tensor([True, False, True, False])
+    absent = {**batch, "present": present, "inner": batch["inner"] * present[:, None]}
+    kept = {k: v[present] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    want = boundary_loss(*(t[present] for t in (outputs["start_logits"], outputs["end_logits"])),
+                         kept["start_idx"], kept["end_idx"])
+    _, parts = grounding_loss(outputs, absent, config)
+    assert parts["boundary"] == pytest.approx(want.item(), abs=ATOL)
+    assert boundary_loss(outputs["start_logits"], outputs["end_logits"], batch["start_idx"], batch["end_idx"],
+                         torch.zeros(4, dtype=torch.bool)).item() == 0.0  # no row holds its target
+    everyone = {**batch, "present": torch.ones(4, dtype=torch.bool)}  # all present: the papers' loss
+    assert grounding_loss(outputs, everyone, config)[1] == pytest.approx(grounding_loss(outputs, batch, config)[1])
+    # an absent row's inner BCE is all negative: high inner logits there raise the loss
+    hot = {**outputs, "inner_logits": outputs["inner_logits"] + 5.0 * (~present)[:, None]}
+    assert grounding_loss(hot, absent, config)[1]["inner"] > parts["inner"]

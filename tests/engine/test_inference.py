@@ -11,8 +11,10 @@ from engine import Localizer
 from engine.data.features import FeatureFileError
 from engine.inference import QueryWarning, uses_windows, window_offsets
 from tests.engine.edge_model import edge_localizer, event_video, iou
+from tests.engine.two_events import write_two_events
 from tests.export.tiny import MAX_CLIPS, VIDEO_DIM, write_checkpoint
 from tests.markers import NLTK
+from tests.train.tiny import train_tiny
 
 QUERY = "a person opens the door"
 LONG_FACTOR = 8  # the long video: 8 x max_clips clips
@@ -144,7 +146,7 @@ def test_query_without_known_words_warns_that_it_is_ignored():
     (lambda v: np.where(np.arange(len(v))[:, None] == 2, np.inf, v), r"row 2 \(clip 2\) holds Inf"),
     (lambda v: v.astype(object), "object array"),
     (lambda v: v[:, :5], rf"shape \(20, 5\); expected \(T >= 1, {VIDEO_DIM}\)"),
-    (lambda v: v[None], "expected"),
+    (lambda v: np.stack([v, v], axis=1), "expected"),  # (T, 2, dv); singleton axes alone would be squeezed
 ])
 def test_bad_features_are_refused_with_the_problem(bad, message: str):
     video = event_video(20, 3, 6).astype(np.float64)
@@ -166,3 +168,40 @@ def test_feature_files_are_read_without_unpickling(tmp_path: Path):
     np.save(objects, np.array([np.ones(3), "x"], dtype=object), allow_pickle=True)
     with pytest.raises(FeatureFileError, match="array of Python objects"):
         localizer.predict(objects, QUERY)
+
+
+
+PRESENCE_AUC = 0.95  # share of (window with its target, window without) pairs that presence ranks right
+PRESENCE_EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def presence_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """The tiny run's model (tests/train/tiny.py) trained with absent windows on the two-event dataset."""
+    root = tmp_path_factory.mktemp("presence")
+    annotations, features, moments = write_two_events(root / "data")
+    sets = ["data.dataset=custom", f"data.annotations={annotations}", f"data.features={features}",
+            "train.absent_fraction=0.5", f"train.epochs={PRESENCE_EPOCHS}"]
+    return train_tiny(root / "run", *[arg for item in sets for arg in ("--set", item)]), features, moments
+
+
+def test_presence_ranks_windows_without_the_target_below_windows_with_it(presence_run):
+    """Each test moment's video as it is (the target inside) against the same video with the target's clips cut
+    out (the other event stays): every pair of a window with its target and a window without."""
+    run, features, moments = presence_run
+    loc = Localizer.from_checkpoint(run, device="cpu")
+    with_target, without = [], []
+    for video_id, query, first, last in moments["test"]:
+        video = np.load(features / f"{video_id}.npy")
+        cut = np.concatenate([video[:first], video[last + 1:]])
+        with_target.append((video, query, float(len(video))))
+        without.append((cut, query, float(len(cut))))
+    found = list(loc.localize_many(with_target + without, k=1))
+    assert all(p.mode == "whole" and len(p.presence) == 1 for p in found)
+    presence = np.array([p.presence[0] for p in found])
+    inside, outside = presence[:len(with_target)], presence[len(with_target):]
+    auc = float((inside[:, None] > outside[None, :]).mean())
+    assert auc >= PRESENCE_AUC, f"presence ranks {auc:.2f} of the pairs right"
+    # the span score carries it: the best span of a window with its target outscores one without
+    scores = np.array([p.spans[0][2] for p in found])
+    assert float((scores[:len(with_target), None] > scores[None, len(with_target):]).mean()) >= PRESENCE_AUC
