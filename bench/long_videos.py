@@ -2,13 +2,8 @@
 
 Each of the first ``--queries`` synthetic test videos (regenerated from the checkpoint's own data config) is put
 at the end of a video of ``factor`` x ``data.max_clips`` clips (every ``--factors`` value), the clips before it
-taken from a filler (every ``--fillers`` value):
-
-* ``empty``: the video's own event-free clips, drawn at random (its scene and noise, no event at all);
-* ``events``: other test videos, whole and in random order (the first one cut to fit), none of which holds the
-  queried (entity, motion) pair among its events -- so the answer is unique, while their events include the
-  query's look-alikes (its entity with another motion, its motion on another entity), as in a real long video
-  full of actions.
+taken from a filler (every ``--fillers`` value): ``empty`` (the video's own event-free clips) or ``events`` (other
+test videos without the queried event); :mod:`engine.data.long_videos` builds them.
 
 The query is answered through ``engine.Localizer.predict_many`` (the one inference path of every runtime): the
 video as it is; each long video by sliding windows (``infer.windows = windows``) and resampled to ``max_clips``
@@ -23,77 +18,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from engine import Localizer
 from engine.atomic import atomic_output
-from engine.data.synthetic import SyntheticData, generate
+from engine.data.long_videos import FILLERS, Request, Truth, long_video_requests, synthetic_test_split
 from engine.metrics import METRIC_NAMES, evaluate
 
-Request = tuple[np.ndarray, str, float]
-Truth = tuple[float, float]
-FILLERS = ("empty", "events")
 DEFAULT_FACTORS = (8, 32)
-
-
-def synthetic_test_split(loc: Localizer) -> SyntheticData:
-    """The checkpoint's synthetic test split (every video: the ``events`` filler draws from all of them)."""
-    data_config = loc.config.data
-    if data_config.dataset != "synthetic":
-        raise SystemExit(f"bench.long_videos: the checkpoint was trained on {data_config.dataset!r}, not synthetic")
-    return generate({"test": data_config.synthetic_test}, data_config.synthetic_seed,
-                    version=data_config.synthetic_version, motion_signature=data_config.synthetic_motion_signature)
-
-
-def empty_filler(data: SyntheticData, video_id: str, clips: int, rng: np.random.Generator) -> np.ndarray:
-    """``clips`` clips drawn at random from the event-free clips of ``video_id`` itself."""
-    features = data.features[video_id]
-    inside_an_event = np.zeros(len(features), bool)
-    for event in data.events[video_id]:
-        inside_an_event[event.first:event.last + 1] = True
-    free = features[~inside_an_event]
-    return free[rng.integers(0, len(free), clips)]
-
-
-def events_filler(data: SyntheticData, video_id: str, clips: int, rng: np.random.Generator) -> np.ndarray:
-    """``clips`` clips of other test videos, whole, in random order (the first cut to fit), none holding the
-    (entity, motion) pair of ``video_id``'s target among its events."""
-    target = data.events[video_id][0]
-    pool = [other for other in data.features if other != video_id
-            and all((e.entity, e.motion) != (target.entity, target.motion) for e in data.events[other])]
-    parts, total = [], 0
-    for other in rng.permutation(pool):
-        if total >= clips:
-            break
-        parts.append(data.features[other])
-        total += len(parts[-1])
-    if total < clips:
-        raise SystemExit(f"bench.long_videos: the test split's other videos hold {total} clips, fewer than the "
-                         f"{clips} a filler needs; lower --factors or raise data.synthetic_test")
-    return np.concatenate(parts[::-1])[-clips:]
-
-
-def long_video_requests(loc: Localizer, data: SyntheticData, queries: int, factor: int, filler: str, seed: int = 0,
-                        ) -> tuple[list[Request], list[Truth], list[Request], list[Truth]]:
-    """-> (short requests, their truths, long requests, their truths); seconds per clip are kept."""
-    fill = {"empty": empty_filler, "events": events_filler}[filler]
-    rng = np.random.default_rng(seed)
-    long_clips = factor * loc.config.data.max_clips
-    short, short_truth, long_, long_truth = [], [], [], []
-    for moment in data.moments["test"][:queries]:
-        features = data.features[moment.video_id]
-        clips = len(features)
-        if clips > long_clips:
-            raise SystemExit(f"bench.long_videos: factor {factor} x max_clips {loc.config.data.max_clips} = "
-                             f"{long_clips} clips is shorter than test video {moment.video_id} ({clips} clips)")
-        seconds_per_clip = moment.duration / clips
-        shift = (long_clips - clips) * seconds_per_clip  # the original video ends the long one
-        short.append((features, moment.sentence, moment.duration))
-        short_truth.append((moment.start, moment.end))
-        long_.append((np.concatenate([fill(data, moment.video_id, long_clips - clips, rng), features]
-                                     ).astype(np.float32), moment.sentence, long_clips * seconds_per_clip))
-        long_truth.append((moment.start + shift, moment.end + shift))
-    return short, short_truth, long_, long_truth
 
 
 def recall(loc: Localizer, requests: list[Request], truths: list[Truth], policy: str) -> dict[str, float]:
@@ -119,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.queries < 1 or min(args.factors) < 1:
         parser.error(f"--queries and --factors must be >= 1, got {args.queries} and {args.factors}")
     loc = Localizer.from_checkpoint(args.ckpt, device="cpu")
-    data = synthetic_test_split(loc)
+    try:
+        data = synthetic_test_split(loc.config.data)
+    except ValueError as err:
+        parser.error(f"--ckpt {args.ckpt}: {err}")
     if args.queries > len(data.moments["test"]):
         parser.error(f"--queries {args.queries}: the checkpoint's test split has {len(data.moments['test'])} videos")
     max_clips = loc.config.data.max_clips
@@ -135,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
 
     for factor in args.factors:
         for filler in args.fillers:
-            short, short_truth, long_, long_truth = long_video_requests(loc, data, args.queries, factor, filler)
+            try:
+                short, short_truth, long_, long_truth = long_video_requests(data, max_clips, args.queries, factor,
+                                                                            filler)
+            except ValueError as err:
+                parser.error(f"--factors {factor}, --fillers {filler}: {err}")
             if not results:
                 row("the videos as they are", short, short_truth, "auto")
             where = f"{factor}x: {factor * max_clips} clips, {filler} filler"

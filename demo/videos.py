@@ -9,7 +9,7 @@ sending the same file again reuses the features already there instead of reading
 Built-in videos are the synthetic test split regenerated from the checkpoint's own data config (seed, version,
 sizes), so a synthetic run's checkpoint answers them out of the box; the first few also come at the end of a
 video ``LONG_FACTOR`` x ``data.max_clips`` clips long, after other test videos that do not hold the queried
-action (``bench.long_videos``, filler ``events``), which the localizer answers through its sliding windows.
+action (:mod:`engine.data.long_videos`, filler ``events``), which the localizer answers through its sliding windows.
 """
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ import numpy as np
 
 from engine.config import Config
 from engine.data.features import FeatureFileError, check_clip_features, read_feature_file
+from engine.data.long_videos import long_video_requests, synthetic_test_split
 from engine.data.synthetic import VIDEO_DIM
 from engine.inference import check_feature_source, seconds_per_clip
 from engine.localizer import Localizer
 
 LONG_FACTOR = 8  # a built-in long video is this many times data.max_clips clips
 LONG_BUILTINS = 3  # how many test videos also come embedded in a long one
-LONG_FILLER = "events"  # the clips before it: other test videos without the queried action (bench.long_videos)
+LONG_FILLER = "events"  # the clips before it: other test videos without the queried action
 DEFAULT_CAPACITY = 8  # uploads kept in memory (their features and, for video files, the file)
 VIDEO_INSTALL = "pip install -e '.[demo]'"
 UPLOAD_KINDS = ("features", "video")
@@ -78,16 +79,14 @@ class Video:
 
 def builtin_videos(localizer: Localizer) -> tuple[list[Video], str]:
     """The synthetic test videos of a checkpoint's data config and, for the first :data:`LONG_BUILTINS`, the
-    same video at the end of a long one (``bench.long_videos``); or ``([], why there are none)``."""
+    same video at the end of a long one (:mod:`engine.data.long_videos`); or ``([], why there are none)``."""
     config = localizer.config
     data = config.data
     if data.dataset != "synthetic":
         return [], f"the checkpoint was trained on {data.dataset!r} data, so there are no built-in synthetic videos"
     if config.model.video_dim != VIDEO_DIM:
         return [], f"the model reads {config.model.video_dim}-d clips; the synthetic videos are {VIDEO_DIM}-d"
-    from bench.long_videos import long_video_requests, synthetic_test_split  # what the long-video bench measures
-
-    generated = synthetic_test_split(localizer)
+    generated = synthetic_test_split(data)
     videos = []
     for moment in generated.moments["test"]:
         features = generated.features[moment.video_id]
@@ -95,7 +94,8 @@ def builtin_videos(localizer: Localizer) -> tuple[list[Video], str]:
                             "synthetic", features, moment.duration,
                             truth=(moment.sentence, moment.start, moment.end)))
     if all(len(v.features) <= LONG_FACTOR * data.max_clips for v in videos[:LONG_BUILTINS]):
-        _, _, requests, truths = long_video_requests(localizer, generated, LONG_BUILTINS, LONG_FACTOR, LONG_FILLER)
+        _, _, requests, truths = long_video_requests(generated, data.max_clips, LONG_BUILTINS, LONG_FACTOR,
+                                                    LONG_FILLER)
         for short, (features, sentence, duration), (start, end) in zip(videos, requests, truths, strict=False):
             videos.append(Video(f"{short.id}-long", f"{short.id} inside {len(features)} clips: {sentence}",
                                 "synthetic", features, duration, truth=(sentence, start, end)))

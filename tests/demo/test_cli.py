@@ -41,20 +41,32 @@ def test_a_port_in_use_is_a_usage_error(tiny_run: Path, capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
+def interruptible() -> None:
+    """In the child: SIGINT at its default, so that Python turns it into KeyboardInterrupt even when the test
+    runs in a background job of a non-interactive shell (which starts its children with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_the_command_serves_the_page_until_interrupted(tiny_run: Path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "train", "demo", "--ckpt", str(tiny_run), "--port", "0"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
     timer = threading.Timer(TIMEOUT_S, process.kill)  # a hung start fails the test instead of the suite
     timer.start()
     try:
         line = process.stdout.readline()
+        timer.cancel()
         assert " at http://127.0.0.1:" in line, (line, process.stderr.read() if process.poll() is not None else "")
         url = line.split(" at ")[1].split()[0]
         status, _, body = request(f"{url}api/info")
         assert status == 200 and json.loads(body)["checkpoint"] == str(tiny_run)
     finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=TIMEOUT_S)
         timer.cancel()
+        process.send_signal(signal.SIGINT)
+        try:
+            out, err = process.communicate(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
     assert process.returncode == 0 and "stopped" in err, err
