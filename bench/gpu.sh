@@ -8,7 +8,7 @@
 # whatever the run wrote.  Unpack with: tar -xzf results-<device>.tar.gz -C bench/results
 #
 # Usage:
-#   bench/gpu.sh                  the quick plan below: about 7 min on an H100 / H200, never more than 8
+#   bench/gpu.sh                  the quick plan below: about 7.5 min on an H100 / H200, never more than 8
 #   bench/gpu.sh STEP...          some steps of the quick plan (appends to the existing results.jsonl)
 #   bench/gpu.sh full             the complete suite (no time limit that fits a short call): build check,
 #                                 tests/kernels, tests/export, python -m bench (full plan), fp32 with TF32,
@@ -27,14 +27,16 @@
 #   3 kernels   ~65 s -> 100 s  python -m bench --plan gpu-quick --suites kernels: MS-LSTM E=1,3 and CQA,
 #                               fwd and fwd+bwd, bf16 and fp32, T=64,256, triton vs the cuDNN reference
 #   4 model     ~55 s -> 90 s   --suites model: one training step of EAMAT and of DP, both workloads, bf16, fp32
-#   5 compiled  ~35 s -> 45 s   --suites compiled: torch.compile of the references, priority order, as many
+#   5 video     ~25 s -> 45 s   python -m bench --plan video --no-compile: seconds of video per second of the I3D
+#                               and C3D recipes' backbones (fp32 eager, bf16 channels-last; decoding where PyAV is)
+#   6 compiled  ~35 s -> 45 s   --suites compiled: torch.compile of the references, priority order, as many
 #                               cases as the limit allows (a kill here is expected and loses nothing)
-#   6 v2-build  ~40 s -> 60 s   v2 alone from here: python -m bench.gpu check --backend triton-v2 (its kernels
+#   7 v2-build  ~40 s -> 60 s   v2 alone from here: python -m bench.gpu check --backend triton-v2 (its kernels
 #                               compiled, its group plans, run fwd+bwd in bf16)
-#   7 v2-tests  ~45 s -> 70 s   tests/kernels/test_ms_lstm_resident.py, each test isolated with a 20 s limit
-#   8 v2-bench  ~30 s -> 50 s   --suites v2: the MS-LSTM cases with triton-v2 next to triton, priority order
+#   8 v2-tests  ~45 s -> 70 s   tests/kernels/test_ms_lstm_resident.py, each test isolated with a 20 s limit
+#   9 v2-bench  ~30 s -> 50 s   --suites v2: the MS-LSTM cases with triton-v2 next to triton, priority order
 #   after each step: the report rebuilt (~2 s, limit 20 s) and the archive packed (~1 s)
-#   total ~7 min expected; no step starts past DEADLINE_S (480 s) and each is cut to the time left.
+#   total ~7.5 min expected; no step starts past DEADLINE_S (480 s) and each is cut to the time left.
 # Every benchmark step runs its cases through python -m bench.isolation (60 s per case): a case that faults (a
 # poisoned CUDA context) or hangs ends only itself; the journal records it as faulted and the step resumes after it.
 # The expected times (EXPECT below) are planning estimates made before any GPU run; the measured time of every step
@@ -59,10 +61,11 @@ DEADLINE_S=${DEADLINE_S:-480}
 CASE_LIMIT_S=${CASE_LIMIT_S:-60}
 V2_TEST_LIMIT_S=${V2_TEST_LIMIT_S:-20}
 REPORT_LIMIT_S=20
-QUICK_STEPS=(env tests kernels model compiled v2-build v2-tests v2-bench)
+QUICK_STEPS=(env tests kernels model video compiled v2-build v2-tests v2-bench)
 FULL_STEPS=(env kernel-tests export-tests bench tf32 pytest-bench)
-declare -A EXPECT=([env]=45 [tests]=80 [kernels]=65 [model]=55 [compiled]=35 [v2-build]=40 [v2-tests]=45 [v2-bench]=30)
-declare -A LIMIT=([env]=80 [tests]=110 [kernels]=100 [model]=90 [compiled]=45 [v2-build]=60 [v2-tests]=70
+declare -A EXPECT=([env]=45 [tests]=80 [kernels]=65 [model]=55 [video]=25 [compiled]=35 [v2-build]=40 [v2-tests]=45
+                   [v2-bench]=30)
+declare -A LIMIT=([env]=80 [tests]=110 [kernels]=100 [model]=90 [video]=45 [compiled]=45 [v2-build]=60 [v2-tests]=70
                   [v2-bench]=50 [kernel-tests]=1800 [export-tests]=1800 [bench]=3600 [tf32]=1800 [pytest-bench]=3600)
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -75,7 +78,7 @@ for arg in "$@"; do
         -h|--help) usage; exit 0 ;;
         -n|--dry-run) dry_run=1 ;;
         full) mode=full ;;
-        env|tests|kernels|model|compiled|v2-build|v2-tests|v2-bench) steps+=("$arg") ;;
+        env|tests|kernels|model|video|compiled|v2-build|v2-tests|v2-bench) steps+=("$arg") ;;
         *) echo "bench/gpu.sh: unknown argument '$arg' (--help lists the steps)" >&2; exit 2 ;;
     esac
 done
@@ -130,6 +133,7 @@ command_of() {  # the command line of a step
         env) echo "$PY -m bench.gpu check --out $RESULTS --device $DEVICE --backend triton" ;;
         tests) tests_command tests "$CASE_LIMIT_S" "${V1_TESTS[@]}" ;;
         kernels|model|compiled) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan gpu-quick --suites $1" ;;
+        video) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan video --no-compile" ;;
         v2-build) echo "$PY -m bench.gpu check --out $RESULTS --device $DEVICE --backend triton-v2" ;;
         v2-tests) tests_command v2-tests "$V2_TEST_LIMIT_S" "${V2_TESTS[@]}" ;;
         v2-bench) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan gpu-quick --suites v2" ;;
