@@ -45,20 +45,18 @@ Choices where the paper is silent:
   -- residual, then LayerNorm, then the FFN (Linear -> GELU -> Dropout -> Linear), as the prose orders
   them; MSA has ``num_heads`` heads and, like EAMAT's, no output projection.
 * FFN_2 (Eq. 2, the clip features' feed-forward network) is Linear -> LayerNorm -> ReLU: the LayerNorm
-  (as in EAMAT's projections) puts F_v on the scale the CQA's Xavier-initialised weights expect; without it
-  the synthetic benchmark's R1@0.5 after 4 epochs falls from 82 to 58.
-* ``config.query_skip`` (off by default, on in ``dp-synthetic``) adds ``Linear(Dropout(W))`` to F_q: a
-  3-layer BiLSTM of d/2 = 32 units per direction passes a one-word change in the query at 1-3 % of F_q's
-  norm at initialisation (a 1-layer one at 10-15 %), and in a few epochs DP learns to read neither motion nor
-  entity (R1@0.5 ~ 20, at most 3 % of predictions change when a word is swapped); with the skip it reads both.
+  (as in EAMAT's projections) puts F_v on the scale the CQA's Xavier-initialised weights expect (without it
+  DP learns far less on the synthetic benchmark: measured in docs/design.md §4.2).
+* ``config.query_skip`` (off by default, on in ``dp-synthetic``) adds ``Linear(Dropout(W))`` to F_q: the
+  small model's 3-layer BiLSTM barely passes a one-word change of the query on, and DP then learns to read
+  neither the motion nor the entity word; with the skip it reads both (docs/design.md §4.2 has the figures).
 * Dropout ``config.dropout`` on the word vectors, on the clip features, between the BiLSTM layers and
   inside the blocks; the BiLSTM has ``d/2`` hidden units per direction.
 * GoL / TeN outputs are zeroed on padded clips so padding never reaches a valid clip.
 * Every GoL / LoL / SpL / TeN block is residual, ``x + block(x)``; the CQA is not.  The equations compose
   the blocks directly, and so composed (with the query reaching the video only through one CQA in the
-  middle of each pathway) the model trains into a query-independent event detector: on the synthetic
-  benchmark (docs/design.md §7.4) the plain composition scores R1@0.5 ~ 17 and no prediction changes when
-  the query's motion or entity word is swapped.
+  middle of each pathway) the model trains into a query-independent event detector on the synthetic
+  benchmark (docs/design.md §4.2, §7.4).
 * The heads use GELU (shared with EAMAT, docs/design.md §4.2) where the paper writes ReLU.
 * The loss is EAMAT's without the Pe term; EAMAT's optional alignment term is not defined for DP
   (``align_weight`` must be 0).
