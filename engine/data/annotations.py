@@ -208,22 +208,32 @@ def load_custom(
     return moments, reports
 
 
-def _custom_line(line: str) -> tuple[str, str, float, float, float] | str:
-    """The fields of a custom annotation line, or what is wrong with it."""
+def json_line_fields(line: str, keys: tuple[str, ...], id_key: str) -> tuple[dict, str, str] | str:
+    """A JSON-lines annotation's object with every key of ``keys``, its video id (``id_key``: a feature file's
+    name) and its sentence (``query``) -- or what is wrong with the line.  Shared by every JSONL reader."""
     try:
         entry = json.loads(line)
     except ValueError as err:
         return f"not JSON ({getattr(err, 'msg', err)})"
     if not isinstance(entry, dict):
-        return f"expected a JSON object with keys {list(CUSTOM_KEYS)}, got {type(entry).__name__}"
-    missing = [key for key in CUSTOM_KEYS if key not in entry]
+        return f"expected a JSON object with keys {list(keys)}, got {type(entry).__name__}"
+    missing = [key for key in keys if key not in entry]
     if missing:
         return f"missing {', '.join(repr(k) for k in missing)}"
-    video_id, sentence = entry["video"], entry["query"]
+    video_id, sentence = entry[id_key], entry["query"]
     if not isinstance(video_id, str) or not video_id or video_id in (".", "..") or any(c in video_id for c in "/\\"):
-        return f"'video' must be a feature file name (without .npy), got {video_id!r}"
+        return f"{id_key!r} must be a feature file name (without .npy), got {video_id!r}"
     if not isinstance(sentence, str):
         return f"'query' must be a string, got {sentence!r}"
+    return entry, video_id, sentence
+
+
+def _custom_line(line: str) -> tuple[str, str, float, float, float] | str:
+    """The fields of a custom annotation line, or what is wrong with it."""
+    fields = json_line_fields(line, CUSTOM_KEYS, "video")
+    if isinstance(fields, str):
+        return fields
+    entry, video_id, sentence = fields
     times = []
     for key in ("start", "end", "duration"):
         value = entry[key]

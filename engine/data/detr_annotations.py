@@ -30,6 +30,7 @@ from engine.data.annotations import (
     SplitReport,
     _read_lines,
     in_charades_val,
+    json_line_fields,
     mark_sources,
     moment_problem,
     validated_moment,
@@ -106,20 +107,11 @@ def _validated(report: SplitReport, video_id: str, sentence: str, duration: floa
 
 def _detr_line(line: str) -> tuple[str, str, float, list[tuple[float, float]]] | str:
     """The fields of a DETR-family line, or what is wrong with it."""
-    try:
-        entry = json.loads(line)
-    except ValueError as err:
-        return f"not JSON ({getattr(err, 'msg', err)})"
-    if not isinstance(entry, dict):
-        return f"expected a JSON object with keys {list(DETR_KEYS)}, got {type(entry).__name__}"
-    missing = [key for key in DETR_KEYS if key not in entry]
-    if missing:
-        return f"missing {', '.join(repr(k) for k in missing)}"
-    video_id, sentence, duration = entry["vid"], entry["query"], entry["duration"]
-    if not isinstance(video_id, str) or not video_id or video_id in (".", "..") or any(c in video_id for c in "/\\"):
-        return f"'vid' must be a feature file name, got {video_id!r}"
-    if not isinstance(sentence, str):
-        return f"'query' must be a string, got {sentence!r}"
+    fields = json_line_fields(line, DETR_KEYS, "vid")
+    if isinstance(fields, str):
+        return fields
+    entry, video_id, sentence = fields
+    duration = entry["duration"]
     if isinstance(duration, bool) or not isinstance(duration, (int, float)):
         return f"'duration' must be a number of seconds, got {duration!r}"
     raw = entry["relevant_windows"]
