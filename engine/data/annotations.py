@@ -37,6 +37,7 @@ import json
 import math
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +96,11 @@ class SplitReport:
         return f"{self.loaded} pairs loaded, dropped: {dropped}; times clipped to the video: {self.clipped}"
 
 
+# one parsed annotation line: its video id, and what makes the line's Moment (or None, with the reason counted in
+# the report) once its split is known: validate(report, where)
+ParsedLine = tuple[str, Callable[[SplitReport, str], "Moment | None"]]
+
+
 def moment_problem(sentence: str, start: float, end: float, duration: float | None) -> tuple[str, str] | None:
     """(drop reason, detail) of an annotation that cannot be used, None for a usable one."""
     if duration is None:
@@ -138,12 +144,31 @@ def load_charades(
     """Charades-STA moments and reports for "train", "val", "test" (layout in the module docstring)."""
     root = Path(root)
     durations = _charades_durations(root)
-    moments = {split: [] for split in SPLITS}
-    reports = {split: SplitReport() for split in SPLITS}
     val_file = root / "charades_sta_val.txt"
     sources = {"train": _required(root / "charades_sta_train.txt"), "test": _required(root / "charades_sta_test.txt")}
     if val_file.is_file():
         sources["val"] = val_file
+
+    def parse(line: str) -> ParsedLine | str:
+        parsed = _charades_line(line)
+        if parsed is None:
+            return "expected 'VIDEO START END##sentence'"
+        video_id, start, end, sentence = parsed
+        return video_id, lambda report, where: validated_moment(
+            report, video_id, sentence, start, end, durations.get(video_id), where)
+
+    return load_line_splits(sources, val_fraction, parse)
+
+
+def load_line_splits(
+    sources: dict[str, Path], val_fraction: float, parse: Callable[[str], ParsedLine | str]
+) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
+    """Moments and reports for "train", "val", "test" from one annotation file per split (``sources``), one
+    annotation a line: ``parse`` turns a line into (video id, its validation) or says what is wrong with it (the
+    line is then dropped as malformed in its file's split).  Without a val file, the train videos
+    :func:`in_charades_val` picks go to val.  Every loader of line-based annotations reads through this."""
+    moments = {split: [] for split in SPLITS}
+    reports = {split: SplitReport() for split in SPLITS}
     mark_sources(reports, sources, val_fraction)
     for file_split, path in sources.items():
         carve_val = file_split == "train" and "val" not in sources
@@ -151,13 +176,13 @@ def load_charades(
             if not line.strip():
                 continue
             where = f"{path}:{number}"
-            parsed = _charades_line(line)
-            if parsed is None:
-                reports[file_split].drop("malformed", where, "expected 'VIDEO START END##sentence'")
+            parsed = parse(line)
+            if isinstance(parsed, str):
+                reports[file_split].drop("malformed", where, parsed)
                 continue
-            video_id, start, end, sentence = parsed
+            video_id, validate = parsed
             split = "val" if carve_val and in_charades_val(video_id, val_fraction) else file_split
-            moment = validated_moment(reports[split], video_id, sentence, start, end, durations.get(video_id), where)
+            moment = validate(reports[split], where)
             if moment is not None:
                 moments[split].append(moment)
     return moments, reports
@@ -186,26 +211,9 @@ def load_custom(
 ) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
     """Custom-data moments and reports for "train", "val", "test" (format in the module docstring)."""
     root = Path(root)
-    moments = {split: [] for split in SPLITS}
-    reports = {split: SplitReport() for split in SPLITS}
-    sources = {split: root / name for split, name in CUSTOM_FILES.items() if split != "val" or (root / name).is_file()}
-    mark_sources(reports, sources, val_fraction)
-    for file_split, path in sources.items():
-        carve_val = file_split == "train" and "val" not in sources
-        for number, line in enumerate(_read_lines(_required(path)), 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            parsed = _custom_line(line)
-            if isinstance(parsed, str):
-                reports[file_split].drop("malformed", where, parsed)
-                continue
-            video_id, sentence, start, end, duration = parsed
-            split = "val" if carve_val and in_charades_val(video_id, val_fraction) else file_split
-            moment = validated_moment(reports[split], video_id, sentence, start, end, duration, where)
-            if moment is not None:
-                moments[split].append(moment)
-    return moments, reports
+    sources = {split: _required(root / name) for split, name in CUSTOM_FILES.items()
+               if split != "val" or (root / name).is_file()}
+    return load_line_splits(sources, val_fraction, _custom_line)
 
 
 def json_line_fields(line: str, keys: tuple[str, ...], id_key: str) -> tuple[dict, str, str] | str:
@@ -228,8 +236,8 @@ def json_line_fields(line: str, keys: tuple[str, ...], id_key: str) -> tuple[dic
     return entry, video_id, sentence
 
 
-def _custom_line(line: str) -> tuple[str, str, float, float, float] | str:
-    """The fields of a custom annotation line, or what is wrong with it."""
+def _custom_line(line: str) -> ParsedLine | str:
+    """A custom annotation line's video id and validation, or what is wrong with the line."""
     fields = json_line_fields(line, CUSTOM_KEYS, "video")
     if isinstance(fields, str):
         return fields
@@ -240,7 +248,7 @@ def _custom_line(line: str) -> tuple[str, str, float, float, float] | str:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"{key!r} must be a number of seconds, got {value!r}"
         times.append(float(value))
-    return video_id, sentence, *times
+    return video_id, lambda report, where: validated_moment(report, video_id, sentence, *times, where)
 
 
 def load_tacos(

@@ -27,11 +27,10 @@ from engine.data.annotations import (
     CHARADES_VAL_FRACTION,
     SPLITS,
     Moment,
+    ParsedLine,
     SplitReport,
-    _read_lines,
-    in_charades_val,
     json_line_fields,
-    mark_sources,
+    load_line_splits,
     moment_problem,
     validated_moment,
 )
@@ -67,27 +66,9 @@ def load_detr(
 ) -> tuple[dict[str, list[Moment]], dict[str, SplitReport]]:
     """DETR-family moments and reports for "train", "val", "test" (format in the module docstring)."""
     files = detr_files(Path(root))
-    moments = {split: [] for split in SPLITS}
-    reports = {split: SplitReport() for split in SPLITS}
     if val_fraction == 0:
         files.pop("val", None)
-    mark_sources(reports, files, val_fraction)
-    for file_split, path in files.items():
-        carve_val = file_split == "train" and "val" not in files
-        for number, line in enumerate(_read_lines(path), 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            parsed = _detr_line(line)
-            if isinstance(parsed, str):
-                reports[file_split].drop("malformed", where, parsed)
-                continue
-            video_id, sentence, duration, windows = parsed
-            split = "val" if carve_val and in_charades_val(video_id, val_fraction) else file_split
-            moment = _validated(reports[split], video_id, sentence, duration, windows, where)
-            if moment is not None:
-                moments[split].append(moment)
-    return moments, reports
+    return load_line_splits(files, val_fraction, _detr_line)
 
 
 def _validated(report: SplitReport, video_id: str, sentence: str, duration: float,
@@ -105,8 +86,8 @@ def _validated(report: SplitReport, video_id: str, sentence: str, duration: floa
     return dataclasses.replace(first, windows=clipped)
 
 
-def _detr_line(line: str) -> tuple[str, str, float, list[tuple[float, float]]] | str:
-    """The fields of a DETR-family line, or what is wrong with it."""
+def _detr_line(line: str) -> ParsedLine | str:
+    """A DETR-family line's video id and validation (every window), or what is wrong with the line."""
     fields = json_line_fields(line, DETR_KEYS, "vid")
     if isinstance(fields, str):
         return fields
@@ -117,7 +98,8 @@ def _detr_line(line: str) -> tuple[str, str, float, list[tuple[float, float]]] |
     raw = entry["relevant_windows"]
     if not isinstance(raw, list) or not raw or not all(_is_window(w) for w in raw):
         return f"'relevant_windows' must be a non-empty list of [start, end] seconds, got {json.dumps(raw)[:80]}"
-    return video_id, sentence, float(duration), [(float(s), float(e)) for s, e in raw]
+    windows = [(float(s), float(e)) for s, e in raw]
+    return video_id, lambda report, where: _validated(report, video_id, sentence, float(duration), windows, where)
 
 
 def _is_window(window: object) -> bool:
