@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from bench.isolation import CaseLog, arm_watchdog, context_problem, disarm_watchdog
-from bench.journal import Journal
 from bench.records import ParityRecord, SkipRecord, ThroughputRecord
 from bench.timing import TimingPlan, compare, peak_memory_bytes
+from gpu_run.isolation import CaseLog, arm_watchdog, context_problem, disarm_watchdog
+from gpu_run.journal import Journal
 from kernels import UnsupportedInput
 from kernels.parity import LOW_PRECISION, LOW_PRECISION_FLOOR, REFERENCE_ERROR_RATIO, max_rel_err, passes, tolerance
 from kernels.parity import tied_tolerance as tied_bound
@@ -104,7 +104,7 @@ def run_case(case: Case, settings: Settings, env: dict[str, Any]) -> list[Any]:
 
 
 def case_key(case: Case) -> str:
-    """The name a case has in the journal's case records (:mod:`bench.isolation`)."""
+    """The name a case has in the journal's case records (:mod:`gpu_run.isolation`)."""
     return f"{case.suite} | {case.name} | {dtype_name(case.dtype)} | {case.shapes}"
 
 
@@ -112,7 +112,7 @@ def run_isolated(case: Case, settings: Settings, env: dict[str, Any], log: CaseL
                  limit_s: float | None = None) -> tuple[list[Any], str | None]:
     """:func:`run_case` bracketed by case records, with a watchdog of ``limit_s`` seconds; its records are journaled
     before the case's end.  Returns (records, why the CUDA context is gone or None): after a fault nothing more can
-    run in this process (the caller exits with :data:`bench.isolation.RESUME_RC`)."""
+    run in this process (the caller exits with :data:`gpu_run.isolation.RESUME_RC`)."""
     key = case_key(case)
     log.start(key)
     print(f"[bench] {settings.part}: starting {key}", file=sys.stderr, flush=True)

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Numerical parity (asserted) and throughput (reported) of the fused kernels, the models and "
         "the deployment runtimes against the PyTorch reference.",
         epilog=f"Plans -- {plans}. Exit status: 0 all parity checks passed, 1 a parity check failed, 2 bad "
-        "arguments. The pytest-benchmark variant of the same cases: pytest bench/ --benchmark-json=FILE.",
+        "arguments. The pytest-benchmark variant of the same cases: pytest bench/test_bench.py --benchmark-json=FILE.",
     )
     parser.add_argument("--plan", default=None, choices=list(PLANS),
                         help=f"which cases (default {DEFAULT_PLAN}; see bench.plans)")
@@ -67,10 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on CPU, do not set TRITON_INTERPRET=1 (the Triton parity checks are then skipped)")
     parser.add_argument("--resume", action="store_true",
                         help="skip the cases already recorded in --out's results.jsonl, recording one left unfinished "
-                        "by an ended run as faulted (bench.isolation; implies --append)")
+                        "by an ended run as faulted (gpu_run.isolation; implies --append)")
     parser.add_argument("--case-limit", type=float, default=None, metavar="S",
                         help="seconds one case may take; past it the process ends and, resumed, the case is recorded "
-                        "as faulted (bench.isolation)")
+                        "as faulted (gpu_run.isolation)")
     parser.add_argument("--perturb", type=float, nargs="?", const=DEFAULT_PERTURB, default=0.0, metavar="REL",
                         help="self-test of the parity checks: scale one weight matrix of every candidate "
                         f"variant by 1+REL (default REL {DEFAULT_PERTURB}); the run must then fail")
@@ -116,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     # imported here, after TRITON_INTERPRET is settled
     from bench import plans, report
     from bench.cases import Settings, case_key, default_timing, run_isolated
-    from bench.isolation import RESUME_RC, CaseLog
-    from bench.journal import Journal
-    from bench.records import RunRecord, SkipRecord, environment, parity_failures
+    from bench.records import RunRecord, SkipRecord, parity_failures
+    from gpu_run.isolation import RESUME_RC, CaseLog
+    from gpu_run.journal import Journal
+    from gpu_run.machine import environment
 
     tiny = plan.tiny_shapes(device.type)
     timing = default_timing(device, tiny)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         elif not logs[part.name].finished(case_key(item)):
             new, fault = run_isolated(item, part_set, env, logs[part.name], journal, args.case_limit)
             run_records += new
-            if fault:  # the CUDA context is gone: python -m bench.isolation resumes after this case
+            if fault:  # the CUDA context is gone: python -m gpu_run.isolation resumes after this case
                 return RESUME_RC
 
     paths = report.rebuild(out_dir)

@@ -1,5 +1,5 @@
-"""``pytest bench/``: on a machine without CUDA, the Triton kernels run through the interpreter (set here,
-before any kernel is defined)."""
+"""``pytest bench/test_bench.py`` and bench's tests (``bench/tests/``): on a machine without CUDA, the Triton kernels
+run through the interpreter (set here, before any kernel is defined)."""
 
 import os
 

@@ -19,8 +19,8 @@
 #                                 shapes, the GPU tests only collected (tests the flow, measures nothing)
 #
 # Quick plan, safest first (expected time on an H100 / H200 -> the step's time limit):
-#   1 env       ~45 s -> 80 s   python -m bench.gpu check: environment, nvidia-smi, memory bandwidth; the v1 and CQA
-#                               kernels compiled into Triton's cache (python -m bench.compile --warm --sources
+#   1 env       ~45 s -> 80 s   python -m gpu_run.check: environment, nvidia-smi, memory bandwidth; the v1 and CQA
+#                               kernels compiled into Triton's cache (python -m compile_report --warm --sources
 #                               ms_lstm,cqa) and run fwd+bwd at the bench shapes in bf16 and fp32 (no v2 here)
 #   2 tests     ~80 s -> 110 s  the v1 / CQA CUDA tests (tests/kernels without the v2 file, tests/export/test_fused.py),
 #                               each test isolated (60 s limit; a CUDA fault ends only that test, the rest resume)
@@ -31,13 +31,13 @@
 #                               and C3D recipes' backbones (fp32 eager, bf16 channels-last; decoding where PyAV is)
 #   6 compiled  ~35 s -> 45 s   --suites compiled: torch.compile of the references, priority order, as many
 #                               cases as the limit allows (a kill here is expected and loses nothing)
-#   7 v2-build  ~40 s -> 60 s   v2 alone from here: python -m bench.gpu check --backend triton-v2 (its kernels
+#   7 v2-build  ~40 s -> 60 s   v2 alone from here: python -m gpu_run.check --backend triton-v2 (its kernels
 #                               compiled, its group plans, run fwd+bwd in bf16)
 #   8 v2-tests  ~45 s -> 70 s   tests/kernels/test_ms_lstm_resident.py, each test isolated with a 20 s limit
 #   9 v2-bench  ~30 s -> 50 s   --suites v2: the MS-LSTM cases with triton-v2 next to triton, priority order
 #   after each step: the report rebuilt (~2 s, limit 20 s) and the archive packed (~1 s)
 #   total ~7.5 min expected; no step starts past DEADLINE_S (480 s) and each is cut to the time left.
-# Every benchmark step runs its cases through python -m bench.isolation (60 s per case): a case that faults (a
+# Every benchmark step runs its cases through python -m gpu_run.isolation (60 s per case): a case that faults (a
 # poisoned CUDA context) or hangs ends only itself; the journal records it as faulted and the step resumes after it.
 # The expected times (EXPECT below) are planning estimates made before any GPU run; the measured time of every step
 # is its record in results.jsonl (and the report): correct EXPECT from those.
@@ -100,10 +100,10 @@ case $DEVICE in
     *) echo "bench/gpu.sh: DEVICE must be cuda[:N] or cpu, got '$DEVICE'" >&2; exit 2 ;;
 esac
 if [ "$DEVICE" = cpu ]; then
-    device=cpu-$($PY -c "from bench.records import cpu_model, slug; print(slug(cpu_model()))")
+    device=cpu-$($PY -c "from gpu_run.machine import cpu_model, slug; print(slug(cpu_model()))")
     RESULTS=${RESULTS:-bench/out/gpu-sh-$device}
 else
-    device=$($PY -c "import torch; assert torch.cuda.is_available(); from bench.records import slug; \
+    device=$($PY -c "import torch; assert torch.cuda.is_available(); from gpu_run.machine import slug; \
 print(slug(torch.cuda.get_device_name()))" 2>/dev/null) || {
         [ $dry_run = 1 ] && device="<device>" || { echo "bench/gpu.sh: torch sees no CUDA device (DEVICE=cpu runs the flow on the CPU)" >&2; exit 2; }
     }
@@ -115,7 +115,7 @@ ARCHIVE=results-$device.tar.gz
 V1_TESTS=(tests/kernels --ignore=tests/kernels/test_ms_lstm_resident.py tests/export/test_fused.py)
 V2_TESTS=(tests/kernels/test_ms_lstm_resident.py)
 BENCH=($PY -m bench --device "$DEVICE" --append --out "$RESULTS" --case-limit "$CASE_LIMIT_S")
-ISOLATED=($PY -m bench.isolation --out "$RESULTS")
+ISOLATED=($PY -m gpu_run.isolation --out "$RESULTS")
 PYTEST=($PY -m pytest -p no:cacheprovider --device "$DEVICE")
 
 tests_command() {  # tests_command PART LIMIT PATH...: each test isolated on a GPU; collected only on the CPU
@@ -123,25 +123,25 @@ tests_command() {  # tests_command PART LIMIT PATH...: each test isolated on a G
     if [ "$DEVICE" = cpu ]; then
         echo "${PYTEST[*]} --collect-only -q $*"
     else
-        echo "${ISOLATED[*]} -- ${PYTEST[*]} -p bench.pytest_isolation --case-journal $RESULTS --case-part $part" \
+        echo "${ISOLATED[*]} -- ${PYTEST[*]} -p gpu_run.pytest_isolation --case-journal $RESULTS --case-part $part" \
              "--case-limit $limit -q -rfE $*"
     fi
 }
 
 command_of() {  # the command line of a step
     case $1 in
-        env) echo "$PY -m bench.gpu check --out $RESULTS --device $DEVICE --backend triton" ;;
+        env) echo "$PY -m gpu_run.check --out $RESULTS --device $DEVICE --backend triton" ;;
         tests) tests_command tests "$CASE_LIMIT_S" "${V1_TESTS[@]}" ;;
         kernels|model|compiled) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan gpu-quick --suites $1" ;;
         video) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan video --no-compile" ;;
-        v2-build) echo "$PY -m bench.gpu check --out $RESULTS --device $DEVICE --backend triton-v2" ;;
+        v2-build) echo "$PY -m gpu_run.check --out $RESULTS --device $DEVICE --backend triton-v2" ;;
         v2-tests) tests_command v2-tests "$V2_TEST_LIMIT_S" "${V2_TESTS[@]}" ;;
         v2-bench) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan gpu-quick --suites v2" ;;
         kernel-tests) echo "$PY -m pytest -p no:cacheprovider --device $DEVICE -q -rfE tests/kernels" ;;
         export-tests) echo "$PY -m pytest -p no:cacheprovider --device $DEVICE -q -rs tests/export" ;;
         bench) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan full" ;;
         tf32) echo "$PY -m bench --device $DEVICE --plan full --suites kernels --dtypes fp32 --tf32 --out $RESULTS/tf32" ;;
-        pytest-bench) echo "$PY -m pytest -p no:cacheprovider -q bench/ --benchmark-json=$RESULTS/pytest-benchmark.json" ;;
+        pytest-bench) echo "$PY -m pytest -p no:cacheprovider -q bench/test_bench.py --benchmark-json=$RESULTS/pytest-benchmark.json" ;;
     esac
 }
 
@@ -233,7 +233,7 @@ for s in "${steps[@]}"; do
     i=$((i + 1))
     run_step $i "$s"
 done
-$PY -m bench.isolation --out "$RESULTS" --list-faults | tee -a "$RESULTS/summary.txt"  # the cases that faulted
+$PY -m gpu_run.isolation --out "$RESULTS" --list-faults | tee -a "$RESULTS/summary.txt"  # the cases that faulted
 echo "=== done in $((SECONDS - start_all)) s, $([ $status = 0 ] && echo 'every step passed' || echo 'SOME STEPS FAILED')" \
     | tee -a "$RESULTS/summary.txt"
 pack

@@ -26,7 +26,6 @@ import torch
 
 from engine import Localizer
 from engine.atomic import atomic_output
-from engine.eamat import EAMAT
 from engine.inference import batch_inputs, prepare_request
 
 HOUR_S = 3600.0
@@ -51,8 +50,7 @@ def query_encoding_share(loc: Localizer, features: np.ndarray, repeats: int) -> 
     rows = [(request, segment) for segment in request.segments[:loc.config.infer.batch_size]]
     inputs = batch_inputs(rows)
     model = loc.model
-    query_args = ((inputs["words"], inputs["word_mask"], inputs["word_class"]) if isinstance(model, EAMAT)
-                  else (inputs["words"], inputs["word_mask"]))
+    query_args = (inputs["words"], inputs["word_mask"], inputs["word_class"])
     return timed(lambda: model.encode_query(*query_args), repeats) / timed(lambda: model(**inputs), repeats)
 
 

@@ -14,7 +14,7 @@ Plans:
 * ``gpu-quick`` -- the short GPU plan of ``bench/gpu.sh`` (step times: its --help and the step records of
   results.jsonl; the script runs ``compiled`` before ``v2``: the riskiest part last): part ``kernels`` --
   MS-LSTM E = 1 and 3, CQA, forward and forward + backward, bf16 and fp32,
-  T = 64 and 256, ``triton`` vs the cuDNN reference; part ``model`` -- one training step of EAMAT and of DP at
+  T = 64 and 256, ``triton`` vs the cuDNN reference; part ``model`` -- one training step of every registered model at
   the model suite's GPU shapes (both dataset-like workloads), 10 timed samples; part ``v2`` -- the bf16 MS-LSTM
   cases again with ``triton-v2`` next to ``triton`` (v1) when that backend is registered, forward first (its
   launcher compiles a kernel per candidate group size: a part of its own, so a slow build cannot cost the
@@ -75,7 +75,7 @@ class Plan:
 
 SUITE_PARTS = (
     Part("kernels", "kernels", "fused MS-LSTM and CQA vs the PyTorch reference (cuDNN) and torch.compile"),
-    Part("model", "model", "EAMAT and DP: training step and inference, engine kernels vs reference ops"),
+    Part("model", "model", "every registered model: training step and inference, engine kernels vs reference ops"),
     Part("deploy", "deploy", "the exported inference graph in every runtime this machine has"),
 )
 GPU_QUICK_COMPILED = ("torch.compile of the references is timed in part 'compiled', a late step of "
@@ -93,7 +93,7 @@ PLANS: dict[str, Plan] = {
             (
                 Part("kernels", "kernels", "MS-LSTM E=1,3 and CQA; fwd and fwd+bwd; T=64,256; vs cuDNN reference",
                      select={"lengths": (64, 256), "v2": False}, compile_skip=GPU_QUICK_COMPILED),
-                Part("model", "model", "one training step of EAMAT and of DP per workload, 10 timed samples",
+                Part("model", "model", "one training step of every registered model per workload, 10 timed samples",
                      select={"inference": False, "interpreter": False}, timing={"warmup": 3, "repeats": 10}),
                 Part("v2", "kernels", "MS-LSTM bf16 with triton-v2 next to triton, priority order, while time remains",
                      select={"v2": True, "dtypes": ("bf16",), "directions": (False, True),

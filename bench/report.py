@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.journal import finite, journal_path, read
+from bench.journal import read
 from bench.records import (
     CheckRecord,
     ParityRecord,
@@ -29,6 +29,7 @@ from bench.records import (
     ThroughputRecord,
     parity_failures,
 )
+from gpu_run.journal import finite, journal_path
 
 JSON_NAME, MARKDOWN_NAME, PLOT_NAME = "results.json", "results.md", "speedup_vs_length.png"
 

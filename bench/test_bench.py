@@ -1,12 +1,12 @@
 """pytest-benchmark form of ``python -m bench``: the same cases, parity asserted, speed reported.
 
-Run (the repository's ``testpaths`` is ``tests``, so this is a separate command)::
+Run (the repository's ``testpaths`` are ``tests`` and ``bench/tests``, so this is a separate command)::
 
-    pytest bench/ --benchmark-json=bench/out/pytest-benchmark.json
+    pytest bench/test_bench.py --benchmark-json=bench/out/pytest-benchmark.json
 
 The cases are those of :func:`bench.plans.cases` -- the one enumeration ``python -m bench`` uses too -- for
 the plan in ``BENCH_PLAN`` (default: ``quick`` on CPU, torch.compile variants off; ``full`` on CUDA, fp32 and
-bf16), e.g. ``BENCH_PLAN=gpu-quick pytest bench/``.  ``test_parity`` asserts every variant against its
+bf16), e.g. ``BENCH_PLAN=gpu-quick pytest bench/test_bench.py``.  ``test_parity`` asserts every variant against its
 reference (docs/design.md §8.5 tolerances);
 ``test_speed`` times each timed variant with pytest-benchmark, rotating through pre-generated inputs
 and synchronising CUDA after every call.  Speed is reported, never asserted.
@@ -26,9 +26,10 @@ import torch
 from bench import plans
 from bench.cases import Case, Settings, check_parity, default_timing
 from bench.cli import DTYPES, QUICK_COMPILE_SKIP
-from bench.records import ParityRecord, SkipRecord, environment, parity_failures
+from bench.records import ParityRecord, SkipRecord, parity_failures
 from bench.timing import synchronize
 from engine.device import resolve_device
+from gpu_run.machine import environment
 
 DEVICE = resolve_device("auto")
 ON_CUDA = DEVICE.type == "cuda"

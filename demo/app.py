@@ -4,9 +4,9 @@ video (``answer``).
 
 A query is answered by ``Localizer.localize`` on the video's cached features, so the page shows exactly what
 ``Localizer.predict`` / ``python -m train predict`` return for the same features, query and duration: sliding
-windows for long videos, Dynamic Pathway's pathway.  Bad input raises :class:`~demo.videos.DemoInputError`
-(shown on the page); a query none of whose words the model knows is refused rather than answered, since the
-model would then ignore the query and the spans would mean nothing.
+windows for long videos, the model's per-row choice (Dynamic Pathway's pathway).  Bad input
+raises :class:`~demo.videos.DemoInputError` (shown on the page); a query none of whose words the model knows is
+refused rather than answered, since the model would then ignore the query and the spans would mean nothing.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ class DemoApp:
         return {**video.to_json(), "cached": cached}
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
-        """``{"video": id, "query": text, "k": n}`` -> the top-k spans, the per-clip curves, the pathway (DP), the
+        """``{"video": id, "query": text, "k": n}`` -> the top-k spans, the per-clip curves (with the labels of the
+        model's own), the model's choice (DP's pathway), the
         grid, and ``seconds``: how long the answer took (the video's features are cached, never re-read)."""
         video = self._video(request.get("video"))
         query = request.get("query")
@@ -108,9 +109,11 @@ class DemoApp:
             "video": video.to_json(), "query": query, "seconds": seconds,
             "spans": [{"start": s, "end": e, "score": p} for s, e, p in prediction.spans],
             "clips": prediction.clips, "video_clips": prediction.video_clips, "duration": prediction.duration,
-            "mode": prediction.mode, "windows": prediction.windows, "pathway": prediction.pathway,
+            "mode": prediction.mode, "windows": prediction.windows, "model": self.localizer.spec.title,
+            "choice": dict(zip(("name", "value"), prediction.choice, strict=True)) if prediction.choice else None,
             "curves": {name: [round(float(v), CURVE_DIGITS) for v in values]
                        for name, values in prediction.curves.items()},
+            "curve_labels": {curve.name: curve.label for curve in self.localizer.spec.curves},
         }
 
     def media(self, video_id: str) -> Path:

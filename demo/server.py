@@ -7,7 +7,7 @@ Routes::
     GET  /api/info               model, built-in videos, which uploads work
     GET  /api/video?id=ID        one video's description
     POST /api/upload?kind=features|video&name=FILE[&duration=S]   body: the file's bytes -> the video
-    POST /api/query              {"video": ID, "query": TEXT, "k": N} -> spans, curves, pathway, seconds
+    POST /api/query              {"video": ID, "query": TEXT, "k": N} -> spans, curves, the model's choice, seconds
     GET  /api/media/ID           an uploaded video file for the player (byte ranges, so it can seek)
 
 Every answer is JSON; a failure is ``{"error": message}`` with 400 (bad input), 404 (unknown video),

@@ -2,11 +2,11 @@
 
 from engine.cqa import ContextQueryAttention
 from engine.decoding import decode_spans, index_to_seconds, seconds_to_index, topk_spans
-from engine.dynamic_pathway import DynamicPathway
-from engine.eamat import EAMAT
 from engine.localizer import Localizer
 from engine.metrics import evaluate
 from engine.models import build_model, count_parameters, set_kernels
+from engine.models.dynamic_pathway import DynamicPathway
+from engine.models.eamat import EAMAT
 from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask, run_encoders
 from engine.temporal_conv import MultiScaleTemporalConv
 from engine.transformer import FeedForward, TransformerBlock

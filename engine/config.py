@@ -1,18 +1,20 @@
 """Typed configuration: dataclasses, YAML presets and ``section.field=value`` overrides.
 
-A config has four sections -- ``model``, ``data``, ``optim``, ``train`` -- each a dataclass whose fields carry
-their type (choices are ``Literal[...]``) and their help text (``python -m train --help-config`` prints it).
-Validation lives here and only here:
+A config has the core sections ``model`` (what every model has), ``data``, ``optim``, ``train``, ``infer``, and
+one section per registered model (``eamat``, ``dp``, ...), declared in the model's module (engine/models/).  Each
+section is a dataclass whose fields carry their type (choices are ``Literal[...]``, or a function for choices known
+at run time) and their help text (``python -m train --help-config`` prints it).  Checking:
 
 * every field is checked against its type when a section is built and when a field is set
   (:func:`check_field`): a wrong type or an unknown choice names the field and the valid values;
 * unknown keys are an error that lists the valid ones;
-* :meth:`Config.validate` checks what involves several fields (e.g. DP has no alignment term).
+* :meth:`Config.validate` runs each section's ``validate``: what involves several fields of that section.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -21,12 +23,7 @@ import yaml
 
 from kernels import kernel_choices
 
-ModelName = Literal["eamat", "dp"]
 KernelChoice = Literal[kernel_choices()]  # "auto" and the kernel backends registered as user choices (kernels.registry)
-Gate = Literal["code", "paper"]
-MotionBlock = Literal["lstm-transformer", "fc-transformer", "conv-transformer", "conv", "lstm"]
-Pathways = Literal["both", "exploitation", "exploration"]
-PathSelection = Literal["hard", "soft"]
 MaskedWords = Literal["none", "motion", "entity"]
 DatasetName = Literal["synthetic", "charades", "tacos", "custom", "detr"]
 Amp = Literal["auto", "bf16", "fp16", "off"]
@@ -36,11 +33,20 @@ AbsentSource = Literal["own", "others"]
 SyntheticVersion = Literal[1, 2]
 
 
-def option(default: Any, help: str) -> Any:
-    """A config field with its help text; a list default is copied per instance."""
+def option(default: Any, help: str, choices: Callable[[], tuple[str, ...]] | None = None) -> Any:
+    """A config field with its help text; a list default is copied per instance.  ``choices`` returns the valid
+    values of a field whose choices are known only at run time (e.g. the registered models)."""
+    metadata = {"help": help} | ({"choices": choices} if choices else {})
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def model_names() -> tuple[str, ...]:
+    """The registered models (imported here, when first asked: the models' modules import this one)."""
+    from engine.models import model_names as registered
+
+    return registered()
 
 
 class Section:
@@ -52,15 +58,21 @@ class Section:
         for f in dataclasses.fields(self):
             check_field(self, f.name, getattr(self, f.name))
 
+    def validate(self) -> Section:
+        """Checks that involve several fields (none here); returns self."""
+        return self
+
 
 @dataclass
 class ModelConfig(Section):
+    """What every model has; each model's own fields are its section (``eamat``, ``dp``, ...: engine/models/)."""
+
     SECTION = "model"
 
-    name: ModelName = option("eamat", "the model: EAMAT (IJCAI 2022) or Dynamic Pathway (TMM 2024)")
+    name: str = option("eamat", "the model: a registered one (engine/models/; python -m train --help-config lists "
+                       "each model's section)", choices=model_names)
     dim: int = option(512, "model width d")
     num_heads: int = option(8, "attention heads")
-    num_scales: int = option(3, "MS-LSTM scales S (scale s runs its own BiLSTM at stride s)")
     dropout: float = option(0.5, "dropout rate of every block")
     video_dim: int = option(1024, "width dv of the clip features (I3D 1024, C3D 4096); set from the data")
     kernels: KernelChoice = option(
@@ -69,57 +81,15 @@ class ModelConfig(Section):
         "kernels (the fallback)")
     vocab_size: int = option(0, "rows of the frozen word-embedding table; set from the vocabulary (0 = unset)")
     word_dim: int = option(300, "word-vector width (GloVe 840B 300, built-in 6B 50); set from the vocabulary")
-    # EAMAT
-    entity_blocks: int = option(3, "standard Transformer blocks after the entity CQA (EAMAT; Charades 3, TACoS 1)")
-    motion_blocks: int = option(3, "LSTM Transformer blocks after the motion CQA (EAMAT)")
-    gate: Gate = option("code", "EAMAT gate: code = (F_mv + F_ev) * Pe as the authors' code, paper = F_mv * Pe")
-    align_weight: float = option(
-        0.0, "weight of the optional KL video-text alignment term of EAMAT's code (100 there; 0 = off)")
-    motion_block: MotionBlock = option(
-        "lstm-transformer", "EAMAT's motion-aware blocks; the others are the paper's ablations (Table 3): "
-        "fc-transformer ('FC Trans', a standard Transformer), conv-transformer ('T-Conv Trans', Q/K/V by temporal "
-        "convolutions), conv ('T-Conv', a residual multi-scale temporal convolution), lstm ('LSTM', a residual "
-        "MS-LSTM)")
-    entity_branch: bool = option(
-        True, "EAMAT's entity-aware Transformer; false = the 'w/o EA Trans' ablation: the motion branch alone, "
-        "reading every query word")
-    # Dynamic Pathway
-    query_lstm_layers: int = option(3, "BiLSTM layers of DP's language encoder")
-    query_skip: bool = option(
-        False, "DP, not in the paper: F_q = FFN_1(BiLSTM(Q)) + Linear(Q), the word vectors' own information next "
-        "to the BiLSTM's (on in dp-synthetic, where the small 3-layer BiLSTM alone does not pass word identity)")
-    # DP's block counts and kernel sizes.  The equations (Eq. 9, 12) place one GoL, LoL, SpL and TeN network before
-    # and one after each CQA; the text says "The numbers of LSTM Blocks and temporal convolutional blocks in both the
-    # exploitation module and the exploration module are set to 1 and 3, respectively" (read as 3 stacked temporal
-    # convolution blocks per LoL / SpL: lol_blocks=spl_blocks=3), "the kernel sizes of temporal convolutional blocks
-    # are set to 3, 5, and 7" (the default of both lists) and "The kernel sizes in Eq. (7) are set to 3, 5, 7, and 9"
-    # (LoL's list: lol_kernels=[3,5,7,9]).  Defaults follow the equations and the first kernel sentence.
-    gol_blocks: int = option(1, "DP: MS-LSTM + self-attention blocks stacked in each GoL network (Eq. 6, 9)")
-    lol_blocks: int = option(1, "DP: temporal-convolution blocks stacked in each LoL network (Eq. 7, 9)")
-    spl_blocks: int = option(1, "DP: temporal-convolution blocks stacked in each SpL network (Eq. 10, 12)")
-    ten_blocks: int = option(1, "DP: MS-LSTM + self-attention blocks stacked in each TeN network (Eq. 11, 12)")
-    lol_kernels: list[int] = option([3, 5, 7], "DP: kernel sizes of LoL's temporal convolutions (Eq. 7)")
-    spl_kernels: list[int] = option([3, 5, 7], "DP: kernel sizes of SpL's temporal convolutions (Eq. 10)")
-    gumbel_tau: float = option(1.0, "Gumbel-softmax temperature of DP's pathway selection")
-    pathways: Pathways = option(
-        "both", "DP: both pathways with the query-aware selection, or one module only (the ablations of Table III)")
-    path_selection: PathSelection = option(
-        "hard", "DP: hard = straight-through Gumbel in training, argmax at inference; soft = softmax mix")
-    # loss (both models)
+    # the loss terms every model has (engine.heads.grounding_loss)
     boundary_weight: float = option(1.0, "weight of CE(start) + CE(end)")
     inner_weight: float = option(10.0, "weight of the inner-clip BCE")
-    pe_weight: float = option(1.0, "EAMAT: weight of the BCE of the action-relevance score Pe vs the inner label")
     bce_pos_weight: float = option(2.0, "weight of positive clips in the BCE terms")
 
     def validate(self) -> ModelConfig:
         """Checks that involve several fields; returns self."""
-        if self.name == "dp" and self.align_weight:
-            raise ValueError(f"model.align_weight is EAMAT's alignment term; DP has none (got {self.align_weight})")
         if self.dim % 2:
             raise ValueError(f"model.dim must be even (the BiLSTMs have dim/2 units per direction), got {self.dim}")
-        for key in ("gol_blocks", "lol_blocks", "spl_blocks", "ten_blocks"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"model.{key} must be >= 1, got {getattr(self, key)}")
         if self.dim % self.num_heads:
             raise ValueError(f"model.dim {self.dim} is not divisible by model.num_heads {self.num_heads}")
         return self
@@ -252,8 +222,10 @@ class InferConfig(Section):
         return self
 
 
-# keys of earlier versions -> the keys that replaced them (configs of older checkpoints still load)
-RENAMED_KEYS = {"model.conv_kernels": ("model.lol_kernels", "model.spl_kernels")}
+# keys of earlier versions -> the keys that replaced them (configs of older checkpoints still load); a model's own
+# field set as ``model.<field>`` (the one flat model section of earlier versions) goes to the model sections that
+# have it (:meth:`Config.set`)
+RENAMED_KEYS = {"model.conv_kernels": ("dp.lol_kernels", "dp.spl_kernels")}
 # keys of earlier versions that nothing reads any more -> what to use instead: ignored in a config file or an older
 # checkpoint's config (so those still load), an error when set on the command line
 REMOVED_KEYS = {"train.topk": "the number of spans is predict's -k / --topk"}
@@ -262,24 +234,57 @@ SECTIONS: dict[str, type[Section]] = {
 }
 
 
+def model_sections() -> dict[str, Section]:
+    """Every registered model's own section, with its defaults."""
+    from engine.models import MODELS
+
+    return {name: spec.section() for name, spec in MODELS.items()}
+
+
 @dataclass
 class Config:
+    """The core sections, and ``models``: every registered model's own section by model name (``cfg.eamat``,
+    ``cfg.dp``, ...; ``cfg.own`` is the one of ``model.name``).  Files and checkpoints write them all at the top
+    level, next to the core sections."""
+
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     infer: InferConfig = field(default_factory=InferConfig)
+    models: dict[str, Section] = field(default_factory=model_sections)
+
+    def __getattr__(self, name: str) -> Section:  # called only for names that are not attributes: model sections
+        models = self.__dict__.get("models", {})
+        if name in models:
+            return models[name]
+        raise AttributeError(f"Config has no section {name!r}; sections: {section_names()}")
+
+    @property
+    def own(self) -> Section:
+        """The section of the selected model (``model.name``)."""
+        return self.models[self.model.name]
+
+    def section(self, name: str) -> Section:
+        if name in SECTIONS:
+            return getattr(self, name)
+        if name in self.models:
+            return self.models[name]
+        raise KeyError(f"unknown section {name!r}; sections: {section_names()}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        core = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+        return core | {name: dataclasses.asdict(section) for name, section in self.models.items()}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> Config:
         cfg = cls()
-        unknown = set(raw) - set(SECTIONS)
+        unknown = set(raw) - set(section_names())
         if unknown:
             raise KeyError(f"{source}: unknown section(s) {sorted(unknown)}; valid: {section_names()}")
         for name, values in raw.items():
+            if values is not None and not isinstance(values, dict):
+                raise ValueError(f"{source}: section {name!r} must be a mapping of fields, got {values!r}")
             for key, value in (values or {}).items():
                 cfg.set(f"{name}.{key}", value, source)
         return cfg
@@ -297,7 +302,8 @@ class Config:
 
     def set(self, dotted: str, value: Any, source: str = "override") -> None:
         """Set ``section.field`` to ``value`` (a string is parsed as YAML), checked against the field's type.
-        A key renamed since (:data:`RENAMED_KEYS`, e.g. in an older checkpoint's config) sets its successors; a key
+        A key renamed since (:data:`RENAMED_KEYS`, e.g. in an older checkpoint's config) sets its successors, and
+        so does a model's own field given as ``model.<field>`` (the sections of the models that have it); a key
         removed since (:data:`REMOVED_KEYS`) is ignored."""
         if dotted in REMOVED_KEYS:
             return
@@ -306,11 +312,17 @@ class Config:
                 self.set(successor, value, source)
             return
         section_name, _, key = dotted.partition(".")
-        if section_name not in SECTIONS or not key:
+        if section_name not in section_names() or not key:
             raise KeyError(f"{source}: {dotted!r} is not 'section.field'; sections: {section_names()}")
-        section = getattr(self, section_name)
+        section = self.section(section_name)
         if key not in field_types(type(section)):
-            raise KeyError(f"{source}: unknown key {dotted!r}; valid keys: {valid_keys(section_name)}")
+            owners = [name for name, own in self.models.items() if key in field_types(type(own))]
+            if section_name == "model" and owners:
+                for name in owners:
+                    self.set(f"{name}.{key}", value, source)
+                return
+            raise KeyError(f"{source}: unknown key {dotted!r}; valid keys: {valid_keys(section_name)}"
+                           + (f" (it is a field of {', '.join(f'{o}.{key}' for o in owners)})" if owners else ""))
         setattr(section, key, check_field(section, key, value, source))
 
     def apply_overrides(self, overrides: list[str]) -> Config:
@@ -326,6 +338,7 @@ class Config:
     def validate(self) -> Config:
         """The checks that involve several fields; returns self."""
         self.model.validate()
+        self.own.validate()
         self.data.validate()
         self.train.validate()
         self.infer.validate()
@@ -343,17 +356,24 @@ class Config:
         return notes
 
 
+def section_types() -> dict[str, type[Section]]:
+    """Every section's type by name: the core sections, then the registered models' own."""
+    from engine.models import MODELS
+
+    return SECTIONS | {name: spec.section for name, spec in MODELS.items()}
+
+
 def section_names() -> list[str]:
-    return list(SECTIONS)
+    return list(section_types())
 
 
 def valid_keys(section: str) -> list[str]:
-    return [f"{section}.{f.name}" for f in dataclasses.fields(SECTIONS[section])]
+    return [f"{section}.{f.name}" for f in dataclasses.fields(section_types()[section])]
 
 
 def field_help(section: str, key: str) -> str:
     """The help text stored with ``section.key``."""
-    return next(f.metadata.get("help", "") for f in dataclasses.fields(SECTIONS[section]) if f.name == key)
+    return next(f.metadata.get("help", "") for f in dataclasses.fields(section_types()[section]) if f.name == key)
 
 
 def field_types(section_type: type) -> dict[str, Any]:
@@ -367,6 +387,11 @@ def check_field(section: Section, key: str, value: Any, source: str = "config") 
     dotted = f"{section.SECTION}.{key}"
     kind = field_types(type(section))[key]
     origin = get_origin(kind)
+    choices = next(f.metadata.get("choices") for f in dataclasses.fields(section) if f.name == key)
+    if choices is not None:
+        if value not in choices():
+            raise ValueError(f"{source}: got {dotted}={value!r}, but {dotted} must be one of {sorted(choices())}")
+        return value
     if isinstance(value, str) and kind is not str and not _is_string_choice(kind):
         try:
             value = float(value) if kind is float else yaml.safe_load(value)

@@ -1,4 +1,4 @@
-"""Prediction heads and the training objective shared by EAMAT and Dynamic Pathway.
+"""Prediction heads and the training objective every model shares (EAMAT, Dynamic Pathway, VSLNet).
 
 Heads (EAMAT Eq. 9/11, DP Eq. 15/16): start, end and inner scores, each an MLP ``d -> d/2 -> 1``
 (Linear -> GELU -> Dropout -> Linear; the papers write ReLU, the authors' EAMAT code uses GELU).
@@ -14,25 +14,15 @@ Loss (docs/design.md §5.1), all terms averaged over the batch:
 
     L = boundary_weight * (CE(start) + CE(end))           CE over the valid clips, rows holding the target
       + inner_weight    * BCE_w(inner, y_in)              y_in = 1 on clips start_idx..end_idx
-      + pe_weight       * BCE_w(pe, y_in)                 EAMAT's action-relevant score only
-      + align_weight    * (KL_align(F_q, F_mv) + KL_align(F_q, F_ev))   EAMAT only, optional, off by default
+      + the model's own weighted terms                    e.g. EAMAT's Pe BCE and alignment (engine.models.eamat)
 
 ``BCE_w`` weights positive clips by ``bce_pos_weight`` (2) and is a masked mean over each sample's
 valid clips, then a mean over samples -- as in the authors' code.
 
 Rows without the target (``batch["present"]`` False; ``train.absent_fraction``, :mod:`engine.data.absent`)
 have no boundary: their CE terms are left out (the mean is over the rows holding the target), while the
-inner and Pe BCE see every clip as negative (``y_in = 0``), which is what teaches presence.  Without a
-``present`` key every row holds its target and the loss is the papers' one.
-
-``KL_align`` is the authors' EAMAT ``aligment_score`` (weight 100 in their runs): a sentence vector
-(mean of the query features over valid words) and a moment vector (mean of the video features over
-the ground-truth clips) are L2-normalised; ``Sq = softmax_row(q qᵀ)`` and ``Sv = softmax_row(v vᵀ)``
-over the batch; ``KL_align = (KL(Sv || Sq) + KL(Sq || Sv)) / 2`` summed over the batch rows.  It pulls
-the batch's sentence-similarity structure towards that of their moments.  As in the authors' training
-loop, it is taken twice and summed: against the motion-branch video features F_mv and against the
-entity-branch ones F_ev.  Its inputs are the model outputs ``"query_features"`` (B, N, d),
-``"moment_features"`` and ``"entity_features"`` (B, T, d), present only when ``align_weight > 0``.
+inner BCE (and a model's per-clip terms against ``y_in``) sees every clip as negative (``y_in = 0``), which is
+what teaches presence.  Without a ``present`` key every row holds its target and the loss is the papers' one.
 """
 
 from __future__ import annotations
@@ -45,7 +35,6 @@ from engine.config import ModelConfig
 
 # Masked start/end logit: representable in fp16/bf16, and exp(MASKED_LOGIT - max) is 0 in every dtype.
 MASKED_LOGIT = -1e4
-ALIGNED_OUTPUTS = ("query_features", "moment_features", "entity_features")  # F_q, then the video features
 
 
 class ScoreHead(nn.Sequential):
@@ -105,27 +94,12 @@ def boundary_loss(
     return (per_row * rows).sum() / rows.sum().clamp(min=1.0)
 
 
-def alignment_loss(
-    query_features: torch.Tensor,
-    word_mask: torch.Tensor,
-    moment_features: torch.Tensor,
-    inner: torch.Tensor,
-) -> torch.Tensor:
-    """Symmetric KL between the batch's sentence-sentence and moment-moment similarity softmaxes."""
-    words = (word_mask != 0).unsqueeze(-1).float()
-    sentence = F.normalize((query_features.float() * words).sum(1) / words.sum(1).clamp(min=1.0), dim=-1)
-    moment = F.normalize((moment_features.float() * inner.float().unsqueeze(-1)).sum(1), dim=-1)
-    log_q = (sentence @ sentence.T).log_softmax(-1)
-    log_v = (moment @ moment.T).log_softmax(-1)
-    kl_v_q = F.kl_div(log_q, log_v, reduction="sum", log_target=True)  # KL(Sv || Sq)
-    kl_q_v = F.kl_div(log_v, log_q, reduction="sum", log_target=True)  # KL(Sq || Sv)
-    return (kl_v_q + kl_q_v) / 2
-
-
 def grounding_loss(
-    outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: ModelConfig
+    outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: ModelConfig,
+    extra: dict[str, tuple[float, torch.Tensor]] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The weighted objective above -> (total loss, {"boundary", "inner", ["pe"], ["align"], "total"}).
+    """The weighted objective above, with the model's own ``extra`` terms ({name: (weight, value)}) -> (total
+    loss, {"boundary", "inner", *extra, "total"}).
 
     ``batch["inner"]`` must be 0 on every clip of a row whose ``batch["present"]`` is False."""
     mask, inner, present = batch["video_mask"], batch["inner"], batch.get("present")
@@ -133,18 +107,8 @@ def grounding_loss(
         "boundary": (config.boundary_weight, boundary_loss(
             outputs["start_logits"], outputs["end_logits"], batch["start_idx"], batch["end_idx"], present)),
         "inner": (config.inner_weight, weighted_bce(outputs["inner_logits"], inner, mask, config.bce_pos_weight)),
+        **(extra or {}),
     }
-    if "pe_logits" in outputs:
-        terms["pe"] = (config.pe_weight, weighted_bce(outputs["pe_logits"], inner, mask, config.bce_pos_weight))
-    if config.align_weight > 0:
-        missing = [k for k in ALIGNED_OUTPUTS[:2] if k not in outputs]
-        if missing:
-            raise ValueError(f"align_weight > 0 but the model outputs no {missing}")
-        rows = slice(None) if present is None else present.nonzero().squeeze(1)  # a moment needs its target
-        videos = [outputs[k][rows] for k in ALIGNED_OUTPUTS[1:] if k in outputs]  # no F_ev without the entity branch
-        terms["align"] = (config.align_weight, sum(
-            alignment_loss(outputs["query_features"][rows], batch["word_mask"][rows], video, inner[rows])
-            for video in videos))
     total = sum(weight * value for weight, value in terms.values())
     parts = {name: float(value.detach()) for name, (_, value) in terms.items()}
     parts["total"] = float(total.detach())

@@ -48,15 +48,16 @@ from engine.config import Config, WindowPolicy
 from engine.data.clip_rate import EXTRACTION_FILE, RATE_TOLERANCE, read_extraction
 from engine.data.features import FeatureFileError, check_clip_features, read_feature_file, resample_clips
 from engine.decoding import index_to_seconds, temporal_nms, topk_spans
-from engine.models import MODEL_INPUTS
+from engine.models import MODEL_INPUTS, ModelSpec, model_spec
 from engine.text import TextProcessor
 from engine.vocab import UNK_ID
 
 WINDOW_POLICIES: tuple[str, ...] = get_args(WindowPolicy)
 AUTO_WINDOW_FACTOR = 2  # infer.windows="auto": windows when T > AUTO_WINDOW_FACTOR * max_clips
 CANDIDATES_PER_SPAN, MIN_CANDIDATES = 4, 16  # spans each window proposes to the NMS: max(4 k, 16)
-PATHWAYS = ("exploitation", "exploration")  # Dynamic Pathway's ``path`` output 0 / 1
+BASE_CURVES = ("start", "end", "inner")  # every model's curves; a model's own (its spec's) come on top
 JSON_DIGITS = 4  # curve values in JSON
+DEFAULT_K = 5  # spans a prediction returns unless asked for another number (predict -k)
 
 
 class QueryWarning(UserWarning):
@@ -119,9 +120,10 @@ class Prediction:
     ``spans``: up to ``k`` ``(start_s, end_s, score)``, best first.  ``curves``: per clip of the grid
     (``clips`` clips over ``duration`` s; ``video_clips`` is the video's own T), ``start`` / ``end``
     (boundary probabilities) and, where the runtime provides them, ``inner`` (inside-moment probability)
-    and ``pe`` (EAMAT's action relevance); under windows a clip's value is the mean over the windows that
-    hold it.  ``presence``: per segment (window), the probability it holds the moment, where the runtime
-    provides it.  ``path``: Dynamic Pathway's chosen pathway (0 exploitation, 1 exploration), else None.
+    and the model's own curves (its spec's, e.g. EAMAT's ``pe``); under windows a clip's value is the mean over
+    the windows that hold it.  ``presence``: per segment (window), the probability it holds the moment, where the
+    runtime provides it.  ``choice``: (name, value) of the model's per-row choice where it has one (Dynamic
+    Pathway's ``("pathway", "exploration")``), taken from the first segment; else None.
     """
 
     spans: list[tuple[float, float, float]]
@@ -131,7 +133,7 @@ class Prediction:
     mode: str
     windows: int
     curves: dict[str, np.ndarray] = field(default_factory=dict)
-    path: int | None = None
+    choice: tuple[str, str] | None = None
     warnings: list[str] = field(default_factory=list)
     presence: list[float] = field(default_factory=list)
 
@@ -140,21 +142,20 @@ class Prediction:
         """(clips,) the time in seconds at the middle of each clip of the grid."""
         return (np.arange(self.clips) + 0.5) * self.duration / self.clips
 
-    @property
-    def pathway(self) -> str | None:
-        return None if self.path is None else PATHWAYS[self.path]
-
-    def to_json(self, pe: bool = True) -> dict[str, Any]:
-        """Spans, the pathway (DP) and, with ``pe``, EAMAT's per-clip Pe curve, as plain JSON types."""
+    def to_json(self, curves: bool = True) -> dict[str, Any]:
+        """Spans, the model's choice (e.g. DP's ``"pathway"``) and, with ``curves``, the model's own per-clip
+        curves (e.g. EAMAT's ``"pe"``), as plain JSON types."""
         out: dict[str, Any] = {
             "duration": self.duration, "mode": self.mode, "windows": self.windows,
             "spans": [{"start": s, "end": e, "score": p} for s, e, p in self.spans],
         }
-        if self.path is not None:
-            out["pathway"] = self.pathway
-        if pe and "pe" in self.curves:
+        if self.choice is not None:
+            out[self.choice[0]] = self.choice[1]
+        own = [name for name in self.curves if name not in BASE_CURVES] if curves else []
+        if own:
             out["clips"] = self.clips
-            out["pe"] = [round(float(v), JSON_DIGITS) for v in self.curves["pe"]]
+        for name in own:
+            out[name] = [round(float(v), JSON_DIGITS) for v in self.curves[name]]
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return out
@@ -225,7 +226,7 @@ def prepare_request(
     text: TextProcessor,
     config: Config,
     duration: float | None = None,
-    k: int = 5,
+    k: int = DEFAULT_K,
     where: str = "clip features",
 ) -> Request:
     """Check one query and cut its video into segments (module docstring).
@@ -288,13 +289,13 @@ def batch_inputs(
 @dataclass
 class RowOutput:
     """A runtime's scores for one row, cut to the row's clips: start / end scores (their softmax is the
-    boundary distribution), optional inner / Pe logits, DP's path and the row's presence logit."""
+    boundary distribution), per-clip logits by curve name (``inner`` and the model's own, where the runtime gives
+    them), the model's choice as (name, value) and the row's presence logit."""
 
     start: torch.Tensor
     end: torch.Tensor
-    inner: torch.Tensor | None = None
-    pe: torch.Tensor | None = None
-    path: int | None = None
+    curves: dict[str, torch.Tensor] = field(default_factory=dict)
+    choice: tuple[str, str] | None = None
     presence: float | None = None
 
     @property
@@ -303,19 +304,22 @@ class RowOutput:
         return 1.0 if self.presence is None else 1.0 / (1.0 + math.exp(-self.presence))
 
 
-def split_rows(outputs: Mapping[str, Any], lengths: Sequence[int]) -> list[RowOutput]:
-    """Per-row :class:`RowOutput` of a batch's outputs (``start_logits``, ``end_logits`` and optionally
-    ``inner_logits``, ``pe_logits``, ``path``, ``presence_logits``)."""
-    wanted = ("start_logits", "end_logits", "inner_logits", "pe_logits", "path", "presence_logits")
+def split_rows(outputs: Mapping[str, Any], lengths: Sequence[int], spec: ModelSpec) -> list[RowOutput]:
+    """Per-row :class:`RowOutput` of a batch's outputs: ``start_logits``, ``end_logits`` and, where present,
+    ``inner_logits``, ``presence_logits`` and the outputs ``spec`` declares (its curves and its choice)."""
+    curve_outputs = {"inner": "inner_logits", **{curve.name: curve.output for curve in spec.curves}}
+    wanted = ("start_logits", "end_logits", "presence_logits", *curve_outputs.values(),
+              *((spec.choice.output,) if spec.choice else ()))
     tensors = {k: torch.as_tensor(outputs[k]).detach().cpu() for k in wanted if outputs.get(k) is not None}
     rows = []
     for i, n in enumerate(lengths):
-        cut = {k: tensors[k][i, :n].float() for k in ("start_logits", "end_logits", "inner_logits", "pe_logits")
-               if k in tensors}
-        path = int(tensors["path"][i]) if "path" in tensors else None
+        curves = {name: tensors[key][i, :n].float() for name, key in curve_outputs.items() if key in tensors}
+        choice = None
+        if spec.choice and spec.choice.output in tensors:
+            choice = (spec.choice.name, spec.choice.values[int(tensors[spec.choice.output][i])])
         presence = float(tensors["presence_logits"][i]) if "presence_logits" in tensors else None
-        rows.append(RowOutput(cut["start_logits"], cut["end_logits"], cut.get("inner_logits"), cut.get("pe_logits"),
-                              path, presence))
+        rows.append(RowOutput(tensors["start_logits"][i, :n].float(), tensors["end_logits"][i, :n].float(), curves,
+                              choice, presence))
     return rows
 
 
@@ -348,7 +352,7 @@ def decode_request(request: Request, rows: Sequence[RowOutput]) -> Prediction:
     spans = [(float(a), min(float(b), request.duration), float(c)) for a, b, c in spans]
     presence = [row.presence_prob for row in rows] if rows[0].presence is not None else []
     return Prediction(spans, request.clips, request.duration, request.video_clips, request.mode,
-                      len(request.segments), _curves(request, rows), rows[0].path, list(request.warnings), presence)
+                      len(request.segments), _curves(request, rows), rows[0].choice, list(request.warnings), presence)
 
 
 def _curves(request: Request, rows: Sequence[RowOutput]) -> dict[str, np.ndarray]:
@@ -356,7 +360,7 @@ def _curves(request: Request, rows: Sequence[RowOutput]) -> dict[str, np.ndarray
     per_row = []
     for row in rows:
         curves = {"start": row.start.softmax(-1), "end": row.end.softmax(-1)}
-        curves.update({name: torch.sigmoid(v) for name, v in (("inner", row.inner), ("pe", row.pe)) if v is not None})
+        curves.update({name: torch.sigmoid(v) for name, v in row.curves.items()})
         per_row.append({name: v.double().numpy() for name, v in curves.items()})
     count = np.zeros(request.clips)
     sums = {name: np.zeros(request.clips) for name in per_row[0]}
@@ -374,9 +378,9 @@ class BaseLocalizer:
 
     Subclasses set ``config`` (:class:`~engine.config.Config`), ``text`` (:class:`~engine.text.TextProcessor`),
     ``device`` (where inputs go) and ``max_batch`` (the most rows one forward accepts; None = any), and
-    implement ``forward(inputs) -> {"start_logits", "end_logits"[, "inner_logits", "pe_logits", "path",
-    "presence_logits"]}``
-    over a padded batch of :data:`MODEL_INPUTS` (any scores whose softmax is the boundary distribution).
+    implement ``forward(inputs) -> {"start_logits", "end_logits"[, "inner_logits", "presence_logits", the
+    model's own outputs (its spec)]}`` over a padded batch of :data:`MODEL_INPUTS` (any scores whose softmax is
+    the boundary distribution).
     """
 
     config: Config
@@ -387,8 +391,13 @@ class BaseLocalizer:
     def forward(self, inputs: dict[str, torch.Tensor]) -> Mapping[str, Any]:
         raise NotImplementedError
 
+    @property
+    def spec(self) -> ModelSpec:
+        """The registered model the config names: what its outputs mean."""
+        return model_spec(self.config.model.name)
+
     def predict(
-        self, features: np.ndarray, query: str, duration: float | None = None, k: int = 5
+        self, features: np.ndarray, query: str, duration: float | None = None, k: int = DEFAULT_K
     ) -> list[tuple[float, float, float]]:
         """The ``k`` best spans ``(start_s, end_s, score)`` for ``query``, best first.
 
@@ -403,21 +412,21 @@ class BaseLocalizer:
         return self.localize(features, query, duration, k).spans
 
     def localize(
-        self, features: np.ndarray | str | Path, query: str, duration: float | None = None, k: int = 5
+        self, features: np.ndarray | str | Path, query: str, duration: float | None = None, k: int = DEFAULT_K
     ) -> Prediction:
         """:meth:`predict` with everything a plot or a JSON report needs (:class:`Prediction`); ``features`` may
         also be the path of a ``.npy`` file."""
         return next(self.localize_many([Query(features, query, duration)], k))
 
     def predict_many(
-        self, queries: Iterable[Query | Mapping[str, Any] | Sequence[Any]], k: int = 5,
+        self, queries: Iterable[Query | Mapping[str, Any] | Sequence[Any]], k: int = DEFAULT_K,
         batch_size: int | None = None, progress: bool = False,
     ) -> list[list[tuple[float, float, float]]]:
         """:meth:`predict` for each query (a :class:`Query`, a mapping or a tuple), batched; same order."""
         return [p.spans for p in self.localize_many(queries, k, batch_size, progress)]
 
     def localize_many(
-        self, queries: Iterable[Query | Mapping[str, Any] | Sequence[Any]], k: int = 5,
+        self, queries: Iterable[Query | Mapping[str, Any] | Sequence[Any]], k: int = DEFAULT_K,
         batch_size: int | None = None, progress: bool = False, total: int | None = None,
     ) -> Iterator[Prediction]:
         """:class:`Prediction` of each query, in order, lazily: queries are read (``.npy`` paths loaded) and
@@ -476,7 +485,8 @@ class BaseLocalizer:
             chunk = order[first:first + rows_per_batch]
             batch = [rows[i] for i in chunk]
             out = self.forward(batch_inputs(batch, self.device))
-            for i, row in zip(chunk, split_rows(out, [s.features.shape[0] for _, s in batch]), strict=True):
+            for i, row in zip(chunk, split_rows(out, [s.features.shape[0] for _, s in batch], self.spec),
+                              strict=True):
                 outputs[i] = row
         position = 0
         for request in group:

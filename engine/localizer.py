@@ -14,7 +14,7 @@ from torch import nn
 from engine.checkpoint import BEST, config_of, model_from_checkpoint, read_checkpoint, resolve_checkpoint, vocabulary_of
 from engine.config import Config
 from engine.device import resolve_device
-from engine.inference import BaseLocalizer, Prediction, check_feature_source
+from engine.inference import DEFAULT_K, BaseLocalizer, Prediction, check_feature_source
 from engine.models import set_kernels
 from engine.text import TextProcessor
 from engine.vocab import Vocabulary
@@ -71,7 +71,7 @@ class Localizer(BaseLocalizer):
         return recipe or known
 
     def localize_video(
-        self, path: str | Path, query: str, weights: str | Path, k: int = 5, recipe: str | None = None
+        self, path: str | Path, query: str, weights: str | Path, k: int = DEFAULT_K, recipe: str | None = None
     ) -> tuple[Prediction, VideoFeatures]:
         """Extract the video's features (:func:`video.extract_video`, the checkpoint's recipe, the backbone
         ``weights`` file) on this localizer's device, then :meth:`localize` them with the video's own duration
@@ -85,7 +85,7 @@ class Localizer(BaseLocalizer):
         return self.localize(features.features, query, features.duration, k), features
 
     def predict_video(
-        self, path: str | Path, query: str, weights: str | Path, k: int = 5
+        self, path: str | Path, query: str, weights: str | Path, k: int = DEFAULT_K
     ) -> list[tuple[float, float, float]]:
         """The ``k`` best spans ``(start_s, end_s, score)`` for ``query`` in a video file (:meth:`localize_video`)."""
         return self.localize_video(path, query, weights, k)[0].spans

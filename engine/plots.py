@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.atomic import atomic_output
 from engine.inference import Prediction
+from engine.models import MODELS
 
 DPI = 120
 PREDICTION_SIZE = (10.0, 4.2)  # inches
@@ -23,7 +24,9 @@ SPANS_SHOWN = 5
 THUMBNAILS = 5  # frames on the thumbnail strip: evenly spread, one of them at the best span
 THUMB_STRIP = 1.6  # inches the thumbnail strip adds to the figure
 THUMB_ZOOM = 0.9  # thumbnail pixels -> points
-COLORS = {"start": "#1f77b4", "end": "#d62728", "inner": "#2ca02c", "pe": "#9467bd", "span": "#ff7f0e"}
+COLORS = {"start": "#1f77b4", "end": "#d62728", "inner": "#2ca02c", "span": "#ff7f0e"}
+OWN_CURVE_COLORS = ("#9467bd", "#8c564b", "#e377c2")  # a model's own curves (its spec's), dashed, in this order
+BASE_LABELS = {"start": "P(start)", "end": "P(end)", "inner": "P(inside)"}
 
 
 class PlotUnavailable(RuntimeError):
@@ -51,8 +54,9 @@ def plot_prediction(
     prediction: Prediction, path: str | Path, query: str, truth: tuple[float, float] | None = None,
     thumbnails: Sequence[tuple[float, np.ndarray]] | None = None,
 ) -> Path:
-    """Start / end / inner probabilities (and EAMAT's Pe) over the video's seconds, the top spans shaded with
-    their rank and score, Dynamic Pathway's pathway in the title; ``truth`` (seconds) draws a reference span;
+    """Start / end / inner probabilities (and the model's own curves, e.g. EAMAT's Pe) over the video's seconds,
+    the top spans shaded with their rank and score, the model's choice (e.g. DP's pathway) in the title;
+    ``truth`` (seconds) draws a reference span;
     ``thumbnails`` ``[(seconds, (h, w, 3) uint8 RGB), ...]`` (e.g. :func:`thumbnail_times` decoded by
     :func:`video.decode.thumbnails`) are drawn on a strip above the timeline, at their times.
 
@@ -73,8 +77,8 @@ def plot_prediction(
             axes[0].axvline(edge, color="#777777", linestyle=":", linewidth=1)
         axes[1].set_title(f"zoom: {zoom[0]:.1f}-{zoom[1]:.1f} s", fontsize=9, color="#555555")
     title = f"\u201c{query}\u201d"
-    if prediction.pathway is not None:
-        title += f"  \u2014  pathway: {prediction.pathway}"
+    if prediction.choice is not None:
+        title += f"  \u2014  {prediction.choice[0]}: {prediction.choice[1]}"
     axes[0].set_title(title, fontsize=11)
     detail = {"whole": "whole video", "resampled": f"resampled to {prediction.clips} clips",
               "windows": f"{prediction.windows} windows"}[prediction.mode]
@@ -122,11 +126,12 @@ def _draw(
     ax: Any, prediction: Prediction, limits: tuple[float, float], truth: tuple[float, float] | None, scores: bool
 ) -> None:
     times = prediction.clip_centers
-    labels = {"start": "P(start)", "end": "P(end)", "inner": "P(inside)", "pe": "Pe (action relevance)"}
-    for name, label in labels.items():
-        if name in prediction.curves:
-            style = "--" if name == "pe" else "-"
-            ax.plot(times, prediction.curves[name], style, color=COLORS[name], label=label, linewidth=1.4)
+    own = {curve.name: curve.label for spec in MODELS.values() for curve in spec.curves}
+    for name, values in prediction.curves.items():
+        if name in BASE_LABELS:
+            ax.plot(times, values, "-", color=COLORS[name], label=BASE_LABELS[name], linewidth=1.4)
+    for color, name in zip(OWN_CURVE_COLORS, [n for n in prediction.curves if n not in BASE_LABELS], strict=False):
+        ax.plot(times, prediction.curves[name], "--", color=color, label=own.get(name, name), linewidth=1.4)
     for rank, (start, end, score) in enumerate(prediction.spans[:SPANS_SHOWN], 1):
         ax.axvspan(start, end, color=COLORS["span"], alpha=SPAN_ALPHA[min(rank, len(SPAN_ALPHA)) - 1], linewidth=0)
         middle = (start + end) / 2

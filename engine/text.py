@@ -82,8 +82,11 @@ def word_class(tag: str) -> int | None:
 
 
 def deletes_unknown_pos(drop_unknown_pos: bool, model: str) -> bool:
-    """Whether step 5 deletes words: the ``data.drop_unknown_pos`` option for EAMAT, never for Dynamic Pathway."""
-    return drop_unknown_pos and model == "eamat"
+    """Whether step 5 deletes words: the ``data.drop_unknown_pos`` option for a model whose spec applies the POS
+    rule (EAMAT), never for one that reads the whole query (:class:`engine.models.ModelSpec`)."""
+    from engine.models import model_spec  # the models import this module
+
+    return drop_unknown_pos and model_spec(model).deletes_unknown_pos
 
 
 def tag_query(

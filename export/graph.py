@@ -12,10 +12,11 @@ Outputs::
     score (B,) float32                    that product
     presence (B,) float32                 sigmoid of the model's presence logit: does the row hold the moment
                                           (engine.heads; ranks the windows of a long video, engine.inference)
-    path (B,) int64                       Dynamic Pathway only: 0 exploitation, 1 exploration
+    <choice> (B,) int64                   a model with a per-row choice (its spec): e.g. Dynamic Pathway's path,
+                                          0 exploitation, 1 exploration
 
-Nothing in the graph branches on data in Python: Dynamic Pathway runs in its ``select="both"`` mode
-(both pathways computed, each sample picks its own with ``Where``), dropout is off, no Gumbel noise.
+Nothing in the graph branches on data in Python: the model runs in its spec's export mode (Dynamic Pathway:
+both pathways computed, each sample picks its own with ``Where``), dropout is off, no Gumbel noise.
 """
 
 from __future__ import annotations
@@ -27,12 +28,10 @@ from torch import nn
 
 from engine.config import ModelConfig
 from engine.decoding import decode_spans
-from engine.dynamic_pathway import DynamicPathway
-from engine.models import MODEL_INPUTS, set_kernels
+from engine.models import MODEL_INPUTS, model_spec, set_kernels
 
 SPAN_OUTPUTS = ("start_prob", "end_prob", "start_idx", "end_idx", "score")
 PRESENCE_OUTPUT = "presence"
-PATH_OUTPUT = "path"
 # which axes of each named tensor are dynamic
 AXES = {
     "video": {0: "batch", 1: "clips"},
@@ -46,8 +45,8 @@ AXES = {
     "end_idx": {0: "batch"},
     "score": {0: "batch"},
     PRESENCE_OUTPUT: {0: "batch"},
-    PATH_OUTPUT: {0: "batch"},
 }
+ROW_AXES = {0: "batch"}  # a model's choice output
 
 
 def masked_probabilities(logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -56,22 +55,23 @@ def masked_probabilities(logits: torch.Tensor, valid: torch.Tensor) -> torch.Ten
 
 
 class InferenceGraph(nn.Module):
-    """``forward(*MODEL_INPUTS) -> (start_prob, end_prob, start_idx, end_idx, score, presence[, path])``.
+    """``forward(*MODEL_INPUTS) -> (start_prob, end_prob, start_idx, end_idx, score, presence[, choice])``.
 
-    Wraps an eval-mode copy of ``model`` (the caller's model is never modified) whose kernels are set to
-    ``kernels`` ("reference" exports standard ONNX ops).
+    Wraps an eval-mode copy of ``model`` (the caller's model is never modified) in its spec's export mode, its
+    kernels set to ``kernels`` ("reference" exports standard ONNX ops).
     """
 
     def __init__(self, model: nn.Module, kernels: str = "reference") -> None:
         super().__init__()
+        spec = model_spec(model.config.name)
         self.model = set_kernels(copy.deepcopy(model), kernels).eval()
-        self.reports_path = isinstance(self.model, DynamicPathway)
-        if self.reports_path:
-            self.model.select = "both"
+        if spec.export_mode is not None:
+            spec.export_mode(self.model)
+        self.choice_output = spec.choice.output if spec.choice else None
 
     @property
     def output_names(self) -> tuple[str, ...]:
-        return (*SPAN_OUTPUTS, PRESENCE_OUTPUT) + ((PATH_OUTPUT,) if self.reports_path else ())
+        return (*SPAN_OUTPUTS, PRESENCE_OUTPUT) + ((self.choice_output,) if self.choice_output else ())
 
     def forward(
         self, video: torch.Tensor, video_mask: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
@@ -88,7 +88,7 @@ class InferenceGraph(nn.Module):
             score,
             torch.sigmoid(out["presence_logits"].float()),
         )
-        return result + ((out[PATH_OUTPUT],) if self.reports_path else ())
+        return result + ((out[self.choice_output],) if self.choice_output else ())
 
 
 def random_inputs(

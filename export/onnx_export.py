@@ -34,7 +34,7 @@ from engine.atomic import atomic_output
 from engine.config import Config
 from engine.models import MODEL_INPUTS
 from export.custom_nodes import DOMAIN, OPSET_VERSION, node_backend
-from export.graph import AXES, InferenceGraph, random_inputs
+from export.graph import AXES, ROW_AXES, InferenceGraph, random_inputs
 
 OPSET = 17  # LayerNormalization is opset 17
 EXAMPLE_SHAPE = (2, 16, 6)  # (batch, clips, words) traced; verification runs other shapes
@@ -81,7 +81,8 @@ def export_onnx(
         torch.onnx.export(
             graph, tuple(inputs[name] for name in MODEL_INPUTS), str(tmp), dynamo=False,
             input_names=list(MODEL_INPUTS), output_names=list(graph.output_names),
-            dynamic_axes={name: AXES[name] for name in (*MODEL_INPUTS, *graph.output_names)}, opset_version=opset,
+            dynamic_axes={name: AXES.get(name, ROW_AXES) for name in (*MODEL_INPUTS, *graph.output_names)},
+            opset_version=opset,
             custom_opsets={DOMAIN: OPSET_VERSION} if variant == "fused" else None,
         )
         proto = onnx.load(str(tmp))

@@ -52,8 +52,9 @@ class ExportedLocalizer(BaseLocalizer):
         scores = {f"{side}_logits": torch.as_tensor(out[f"{side}_prob"]).float().log() for side in ("start", "end")}
         if "presence" in out:
             scores["presence_logits"] = torch.logit(torch.as_tensor(out["presence"]).double())
-        if "path" in out:
-            scores["path"] = torch.as_tensor(out["path"])
+        choice = self.spec.choice
+        if choice and choice.output in out:
+            scores[choice.output] = torch.as_tensor(out[choice.output])
         return scores
 
 

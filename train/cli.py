@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import sys
 import time
@@ -16,7 +15,7 @@ from demo.cli import add_demo_parser, run_demo
 from engine.atomic import atomic_output
 from engine.checkpoint import BEST, LAST, config_of, read_checkpoint, read_training_state, resolve_checkpoint
 from engine.config import Config, KernelChoice, WindowPolicy, field_help, section_names
-from engine.inference import Query, QueryWarning
+from engine.inference import DEFAULT_K, Query, QueryWarning
 from engine.localizer import Localizer
 from engine.metrics import METRIC_NAMES
 from train import distributed
@@ -26,7 +25,6 @@ PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_PRESET = "synthetic"
 USAGE_ERROR = 2
 KERNEL_CHOICES = get_args(KernelChoice)
-DEFAULT_TOPK = inspect.signature(Localizer.localize).parameters["k"].default  # one default: the library's
 WINDOW_CHOICES = get_args(WindowPolicy)
 REQUEST_KEYS = ("features", "query")  # required in every --requests line ("duration" optional)
 
@@ -154,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--plot", metavar="PNG",
                          help="draw start / end / inside probabilities over time with the top spans\n"
                               "(EAMAT: the Pe curve; DP: the pathway in the title)")
-    predict.add_argument("-k", "--topk", type=int, default=DEFAULT_TOPK,
+    predict.add_argument("-k", "--topk", type=int, default=DEFAULT_K,
                          help="number of spans to return (default %(default)s, the library's)")
     predict.add_argument("--windows", choices=WINDOW_CHOICES,
                          help="videos longer than data.max_clips: sliding windows, resampling, or auto (windows\n"
@@ -198,10 +196,10 @@ def results_table(cfg: Config, test: dict[str, Any], baselines: dict[str, dict[s
     rows = [(label, test), (f"random span (seed {cfg.train.seed})", baselines["random"]),
             ("most frequent train span", baselines["most_frequent"])]
     table = metrics_table(f"test split, {test['num_samples']} queries: R@1 at IoU 0.3 / 0.5 / 0.7 and mIoU (%)", rows)
-    if "path_usage" in test:
-        usage = test["path_usage"]
-        table += f"\npathway chosen: exploitation {100 * usage['exploitation']:.1f}%, " \
-                 f"exploration {100 * usage['exploration']:.1f}%"
+    for key, shares in test.items():
+        if key.endswith("_usage"):
+            table += f"\n{key.removesuffix('_usage')} chosen: " + ", ".join(
+                f"{value} {100 * share:.1f}%" for value, share in shares.items())
     return table
 
 
@@ -366,8 +364,9 @@ def predict_one(localizer: Localizer, args: argparse.Namespace) -> int:
         print(f"warning: {note}", file=sys.stderr)
     detail = {"whole": "", "resampled": f", resampled to {prediction.clips} clips",
               "windows": f", {prediction.windows} windows of {localizer.config.data.max_clips} clips"}[prediction.mode]
+    choice = f"   {prediction.choice[0]}: {prediction.choice[1]}" if prediction.choice else ""
     print(f"query: {args.query!r}   video: {args.video or args.features} ({prediction.video_clips} clips, "
-          f"{prediction.duration:g} s{detail})" + (f"   pathway: {prediction.pathway}" if prediction.pathway else ""))
+          f"{prediction.duration:g} s{detail}){choice}")
     print(f"{'rank':>4}  {'start_s':>8}  {'end_s':>8}  {'score':>7}")
     for rank, (start, end, score) in enumerate(prediction.spans, 1):
         print(f"{rank:>4}  {start:8.2f}  {end:8.2f}  {score:7.4f}")
@@ -426,7 +425,7 @@ def predict_requests(localizer: Localizer, args: argparse.Namespace,
                 for note in prediction.warnings:
                     warned += 1
                     tqdm.write(f"warning: {query.name}: {note}", file=sys.stderr)  # above the progress bar
-                sink.write(json.dumps({**entry, **prediction.to_json(pe=False)}) + "\n")
+                sink.write(json.dumps({**entry, **prediction.to_json(curves=False)}) + "\n")
     seconds = time.perf_counter() - started
     print(f"{len(requests)} requests -> {out} ({seconds:.1f} s, {len(requests) / max(seconds, 1e-9):.1f} queries/s"
           + (f"; {warned} warning(s)" if warned else "") + ")")

@@ -49,7 +49,7 @@ from engine.data import GroundingDataset, build_datasets, collate
 from engine.data.absent import LongVideoWindows
 from engine.decoding import decode_spans, index_to_seconds
 from engine.metrics import evaluate as span_metrics
-from engine.models import build_model, model_inputs, set_kernels
+from engine.models import build_model, model_inputs, model_spec, set_kernels
 from engine.plots import PlotUnavailable
 from engine.text import TextProcessor
 from engine.vocab import UNK_ID
@@ -123,12 +123,11 @@ class Evaluation:
     pred_seconds: np.ndarray
     gt_seconds: np.ndarray
     durations: np.ndarray
-    path_usage: dict[str, float] = field(default_factory=dict)  # Dynamic Pathway: share of each pathway
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)  # {choice name: {value: share}} (DP's pathway)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {**self.metrics, "num_samples": len(self.durations)}
-        if self.path_usage:
-            out["path_usage"] = self.path_usage
+        out.update({f"{name}_usage": shares for name, shares in self.usage.items()})
         return out
 
 
@@ -288,6 +287,7 @@ class Trainer:
         loader = DataLoader(Subset(dataset, indices), batch_size=self.batch_size, shuffle=False,
                             collate_fn=collate, num_workers=self.cfg.data.num_workers)
         self.model.eval()  # the bare module: ranks may hold different numbers of batches
+        choice = model_spec(self.cfg.model.name).choice
         rows: list[np.ndarray] = []
         offset = 0
         for batch in loader:
@@ -297,7 +297,8 @@ class Trainer:
             s, e, _ = decode_spans(out["start_logits"].float(), out["end_logits"].float(), batch["video_mask"])
             t_s, t_e = index_to_seconds(s, e, batch["num_clips"], batch["duration"])
             n = len(s)
-            path = out["path"].double() if "path" in out else torch.full((n,), -1.0, dtype=torch.float64)
+            path = (out[choice.output].double() if choice and choice.output in out
+                    else torch.full((n,), -1.0, dtype=torch.float64))
             rows.append(torch.stack([
                 torch.tensor(indices[offset:offset + n], dtype=torch.float64), t_s.cpu(), t_e.cpu(),
                 batch["gt_seconds"][:, 0].double().cpu(), batch["gt_seconds"][:, 1].double().cpu(),
@@ -311,7 +312,7 @@ class Trainer:
         windows = [dataset.samples[int(i)].windows for i in table[:, 0]]  # a multi-window query: a hit on any
         usage = {}
         if (path >= 0).any():
-            usage = {"exploitation": float(np.mean(path == 0)), "exploration": float(np.mean(path == 1))}
+            usage = {choice.name: {value: float(np.mean(path == i)) for i, value in enumerate(choice.values)}}
         return Evaluation(span_metrics(pred, gt, dur, windows), pred, gt, dur, usage)
 
     def split_labels(self, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -383,9 +384,10 @@ class Trainer:
 
     def cue_report(self, test: Evaluation) -> dict[str, Any]:
         """Share (%) of test predictions that change when each query's motion word, or its entity word, is
-        swapped for another (:mod:`train.cues`); DP's pathway usage.  Synthetic data only."""
+        swapped for another (:mod:`train.cues`); the share of each value of the model's choice (DP's pathway).
+        Synthetic data only."""
         dataset = self.splits["test"]
-        report: dict[str, Any] = {"path_usage": test.path_usage} if test.path_usage else {}
+        report: dict[str, Any] = {f"{name}_usage": shares for name, shares in test.usage.items()}
         if self.cfg.data.dataset != "synthetic" or not has_cue_words(dataset.samples):
             return {**report, "skipped": "the cue report needs the synthetic set's entity / motion word lists"}
         text = TextProcessor.for_config(self.vocab, self.cfg)

@@ -1,7 +1,7 @@
-"""Model suite: whole EAMAT and Dynamic Pathway, engine kernels ("triton") vs reference ops.
+"""Model suite: every registered model (engine.models), engine kernels ("triton") vs reference ops.
 
 Per model and dataset-like shape (Charades-STA-like: T = 64 clips, N = 10 words, I3D dv = 1024,
-3 entity blocks; TACoS-like: T = 256, N = 12, C3D dv = 4096, 1 entity block):
+3 entity blocks for EAMAT; TACoS-like: T = 256, N = 12, C3D dv = 4096, 1 entity block):
 
 * ``train step`` -- forward, loss, backward, gradient clipping and an AdamW step, as ``python -m train``
   does it: optimizer and clipping from :mod:`train.optim` with the default :class:`engine.config.OptimConfig`
@@ -11,7 +11,7 @@ Per model and dataset-like shape (Charades-STA-like: T = 64 clips, N = 10 words,
 
 Variants: ``reference`` (``set_kernels(model, "reference")``: cuDNN LSTMs, PyTorch CQA) and
 ``triton`` (``set_kernels(model, "triton")``), each with its own copy of the same weights.  Parity
-compares the loss, the logits at valid clips, ``path_logits`` and every parameter gradient.  Dropout
+compares the loss, every float output (per-clip ones at valid clips) and every parameter gradient.  Dropout
 and DP's Gumbel noise are reseeded before each call so both variants draw the same masks.  The
 reference of a bf16 case runs at the same autocast dtype (whole-model bf16 drifts from fp32
 by more than the 1e-2 kernel tolerance).  On CPU the ``triton`` variant runs through the Triton
@@ -35,16 +35,15 @@ from torch import nn
 from bench.cases import Case, Result, Settings, Tensors, Variant
 from bench.records import SkipRecord
 from bench.suites import candidate_copy, fused_backend, generator, prefix_mask, ragged_lengths, triton_skip
-from engine.config import ModelConfig, OptimConfig
-from engine.models import build_model, model_inputs, set_kernels
+from engine.config import Config, OptimConfig
+from engine.models import build_model, model_inputs, model_names, set_kernels
 from kernels.parity import MODEL_FP32_TOL
 from kernels.registry import REFERENCE
 from train.optim import build_optimizer, clip_gradients
 
 SUITE = "model"
-MODELS = ("eamat", "dp")
+MODELS = model_names()
 TRITON_OPS = ("kernels.ms_lstm.op", "kernels.cqa.op")
-CLIP_OUTPUTS = ("start_logits", "end_logits", "inner_logits", "pe_logits")  # (B, T): compared at valid clips
 STEP_SEED = 1234  # dropout / Gumbel seed of every call
 QUICK_INTERPRETER_SKIP = ("skipped in --quick mode: the whole models through the Triton interpreter take about a "
                           "minute on CPU; run without --quick")
@@ -52,7 +51,8 @@ QUICK_INTERPRETER_SKIP = ("skipped in --quick mode: the whole models through the
 
 @dataclass(frozen=True)
 class Workload:
-    """A dataset-like shape: clips T, words N, clip-feature width dv, EAMAT's entity blocks."""
+    """A dataset-like shape: clips T, words N, clip-feature width dv, EAMAT's entity blocks (for a model that
+    has them)."""
 
     name: str
     clips: int
@@ -91,12 +91,16 @@ INTERPRETER_SHAPES = ModelShapes(dim=16, heads=2, scales=3, word_dim=8, vocab=30
 
 
 
-def model_config(name: str, shapes: ModelShapes, workload: Workload, dropout: float = 0.5) -> ModelConfig:
-    return ModelConfig(
-        name=name, dim=shapes.dim, num_heads=shapes.heads, num_scales=shapes.scales, dropout=dropout,
-        video_dim=workload.video_dim, vocab_size=shapes.vocab, word_dim=shapes.word_dim,
-        entity_blocks=workload.entity_blocks, motion_blocks=shapes.motion_blocks, kernels=REFERENCE,
-    )
+def model_config(name: str, shapes: ModelShapes, workload: Workload, dropout: float = 0.5) -> Config:
+    """The config of model ``name`` at these shapes; the sizes a model does not have (e.g. EAMAT's block counts
+    for DP) are set only in the sections of the models that have them (:meth:`Config.set`)."""
+    cfg = Config()
+    sizes = dict(name=name, dim=shapes.dim, num_heads=shapes.heads, num_scales=shapes.scales, dropout=dropout,
+                 video_dim=workload.video_dim, vocab_size=shapes.vocab, word_dim=shapes.word_dim,
+                 entity_blocks=workload.entity_blocks, motion_blocks=shapes.motion_blocks, kernels=REFERENCE)
+    for key, value in sizes.items():
+        cfg.set(f"model.{key}", value)
+    return cfg
 
 
 def build(name: str, shapes: ModelShapes, workload: Workload, device: torch.device) -> nn.Module:
@@ -132,8 +136,9 @@ def random_batch(seed: int, batch: int, shapes: ModelShapes, workload: Workload,
 def shape_info(name: str, shapes: ModelShapes, workload: Workload) -> dict[str, Any]:
     """The sizes recorded with a model measurement (EAMAT also names its entity / motion block counts)."""
     info = {"d": shapes.dim, "S": shapes.scales, "T": workload.clips, "N": workload.words, "dv": workload.video_dim}
-    if name == "eamat":
-        info["blocks"] = f"e{workload.entity_blocks}/m{shapes.motion_blocks}"
+    own = model_config(name, shapes, workload).own
+    if hasattr(own, "entity_blocks"):
+        info["blocks"] = f"e{own.entity_blocks}/m{own.motion_blocks}"
     return info
 
 
@@ -142,10 +147,11 @@ def forward(model: nn.Module, batch: dict) -> dict[str, torch.Tensor]:
 
 
 def compared_outputs(outputs: dict[str, torch.Tensor], video_mask: torch.Tensor) -> Tensors:
-    """The float outputs worth comparing: per-clip logits at valid clips only, and DP's path logits."""
+    """The float outputs, in the model's order: per-clip ones (B, T, ...) at valid clips only, the others
+    whole (e.g. DP's path logits)."""
     valid = video_mask != 0
-    picked = [outputs[k][valid] for k in CLIP_OUTPUTS if k in outputs]
-    return picked + ([outputs["path_logits"]] if "path_logits" in outputs else [])
+    return [value[valid] if value.shape[:2] == valid.shape else value
+            for value in outputs.values() if value.is_floating_point()]
 
 
 def autocast(dtype: torch.dtype, device: torch.device):

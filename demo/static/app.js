@@ -4,12 +4,12 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const PLOT = { width: 960, height: 230, left: 44, right: 12, top: 12, bottom: 48 };
-const CURVES = [  // name in the answer, label, colour (as predict --plot)
+const CURVES = [  // name in the answer, label, colour (as predict --plot); the model's own curves come after
   ["start", "P(start)", "#1f77b4"],
   ["end", "P(end)", "#d62728"],
   ["inner", "P(inside)", "#2ca02c"],
-  ["pe", "Pe (action relevance)", "#9467bd"],
 ];
+const OWN_CURVE_COLOURS = ["#9467bd", "#8c564b", "#e377c2"];
 const SPAN_COLOUR = "#ff7f0e";
 const TRUTH_COLOUR = "#2e7d32";
 
@@ -138,7 +138,7 @@ function render(answer, roundTripMs) {
     resampled: `${answer.video_clips} clips resampled to ${answer.clips}`,
   }[answer.mode];
   $("details").textContent = `Query “${answer.query}”: ${how}`
-    + (answer.pathway ? `; Dynamic Pathway answered with the ${answer.pathway} pathway.` : ".");
+    + (answer.choice ? `; ${answer.model} answered with the ${answer.choice.value} ${answer.choice.name}.` : ".");
   const body = $("spans").querySelector("tbody");
   body.replaceChildren();
   answer.spans.forEach((span, i) => {
@@ -212,7 +212,8 @@ function drawTimeline(answer) {
   }
   const centres = (n) => Array.from({ length: n }, (_, i) => ((i + 0.5) * answer.duration) / n);
   let legendX = PLOT.left;
-  for (const [name, label, colour] of CURVES) {
+  const own = Object.entries(answer.curve_labels || {}).map(([name, label], i) => [name, label, OWN_CURVE_COLOURS[i % 3]]);
+  for (const [name, label, colour] of [...CURVES, ...own]) {
     const values = answer.curves[name];
     if (!values) continue;
     const times = centres(values.length);

@@ -43,12 +43,12 @@ Design (chosen by reasoning and an offline sm_90 compile; not yet timed on a GPU
   at H = 256); 4 for the backward (with 8, Triton lays a chain of wgmma -- the K-chunks -- along M only, which
   replicates an M = 64 tile on both warpgroups).
 * **fp32 without TF32** (matmul precision "highest") runs v1 on a GPU: an FMA dot keeps its operands in
-  registers, where no W_hh slice fits (it spills: the report below).  The interpreter runs it.
+  registers, where no W_hh slice fits (it spills).  The interpreter runs it.
 
-ptxas's figures for sm_90a at H = 256, S = 3, BLOCK_M = 64 (B*S = 48) -- registers, spills and shared memory per
-program of every group size, dtype and kernel -- and the G that :func:`choose_group_size` picks from them on a
-132-SM GPU are in ``bench/results/compile-sm90/report.md`` (``python -m bench.compile``): arithmetic on compiler
-figures until timed on a GPU.  Whatever the figures, G = 1 and 2 cannot hold W_hh in bf16 at H = 256 in one
+The compiled figures for sm_90 at H = 256, S = 3, BLOCK_M = 64 (B*S = 48) -- registers, stack frame (spills) and
+shared memory per program of every group size the launcher compiles on a 132-SM GPU, per dtype and kernel -- are in
+``bench/results/compile-sm90/report.md`` (``python -m compile_report``): arithmetic on compiler figures until timed
+on a GPU.  Whatever the figures, G = 1 and 2 cannot hold W_hh in bf16 at H = 256 in one
 block's shared memory, and fp32 runs v1 (:func:`could_fit` rules it out before compiling).
 
 Limits: those of v1 (H <= 256, fp16 / bf16 / fp32, fp64 under the interpreter).  ``G > 1`` needs a GPU.

@@ -9,8 +9,8 @@ import pytest
 
 from demo.app import DemoApp
 from demo.videos import LONG_BUILTINS, DemoInputError
-from engine.inference import PATHWAYS
 from engine.localizer import Localizer
+from engine.models.dynamic_pathway import PATHWAYS
 from tests.demo.conftest import npy
 from tests.export.tiny import VIDEO_DIM as DP_VIDEO_DIM
 from tests.export.tiny import write_checkpoint
@@ -40,7 +40,8 @@ def test_answer_equals_localizer_predict(demo_app: DemoApp, localizer: Localizer
     assert answer["mode"] == ("windows" if video_id.endswith("-long") else localizer.localize(
         video.features, query, video.duration, K).mode)
     assert answer["windows"] > 1 if video_id.endswith("-long") else answer["windows"] == 1
-    assert set(answer["curves"]) >= {"start", "end", "inner", "pe"} and answer["pathway"] is None
+    assert set(answer["curves"]) >= {"start", "end", "inner", "pe"} and answer["choice"] is None
+    assert answer["curve_labels"] == {"pe": "Pe (action relevance)"}
     assert all(len(curve) == answer["clips"] for curve in answer["curves"].values())
     assert answer["seconds"] > 0
 
@@ -81,5 +82,6 @@ def test_dp_checkpoint_shows_the_pathway(tmp_path: Path):
     video = app.upload("features", "dp.npy", npy(features), None)
     answer = app.answer({"video": video["id"], "query": "person opens door", "k": K})
     expected = Localizer.from_checkpoint(checkpoint, "cpu").localize(features, "person opens door", None, K)
-    assert answer["pathway"] == expected.pathway and answer["pathway"] in PATHWAYS
+    assert (answer["choice"]["name"], answer["choice"]["value"]) == expected.choice
+    assert answer["choice"]["value"] in PATHWAYS and answer["curve_labels"] == {}
     assert [(s["start"], s["end"], s["score"]) for s in answer["spans"]] == expected.spans

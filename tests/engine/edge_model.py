@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine import Localizer
+from engine.config import ModelConfig
 from engine.heads import presence_logits
 from engine.vocab import Vocabulary
 from tests.export.tiny import ITOS, VIDEO_DIM, tiny_config, word_vectors
@@ -26,6 +27,8 @@ EVENT_AMP = 1.0  # channel 0 inside the event
 
 class EdgeModel(nn.Module):
     """Start / end at the rising / falling edge of channel 0 (module docstring)."""
+
+    config = ModelConfig()  # the network contract (engine.models.spec): it stands in for the default model
 
     def forward(self, video, video_mask, words, word_mask, word_class=None):
         x = video[..., 0] * video_mask

@@ -7,7 +7,7 @@ import functools
 import torch
 
 from engine import decode_spans, evaluate, index_to_seconds
-from engine.config import DataConfig, ModelConfig
+from engine.config import Config, DataConfig
 from engine.data import build_datasets, collate
 from engine.models import model_inputs as engine_model_inputs
 
@@ -18,13 +18,18 @@ WORD_LENGTHS = [7, 3, 1, 5]
 T, N = max(CLIP_LENGTHS), max(WORD_LENGTHS) + 1  # one fully padded word column
 
 
-def small_config(name: str, **overrides) -> ModelConfig:
+def small_config(name: str, **overrides) -> Config:
+    """A small config of model ``name``; ``overrides`` are fields of the ``model`` section or of the model's own
+    (``entity_blocks`` of EAMAT's, ``pathways`` of DP's; sizes a model does not have are ignored)."""
     fields = dict(
         name=name, dim=DIM, num_heads=HEADS, num_scales=3, dropout=0.0, video_dim=VIDEO_DIM,
         vocab_size=VOCAB, word_dim=WORD_DIM, entity_blocks=1, motion_blocks=1, kernels="reference",
     )
     fields.update(overrides)
-    return ModelConfig(**fields)
+    cfg = Config()
+    for key, value in fields.items():
+        cfg.set(f"model.{key}", value)
+    return cfg
 
 
 def word_vectors(seed: int = 0) -> torch.Tensor:

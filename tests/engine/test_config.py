@@ -6,8 +6,8 @@ from engine.config import Config
 
 
 def test_overrides_are_typed():
-    cfg = Config().apply_overrides(["model.dim=256", "optim.lr=1e-3", "model.lol_kernels=[3,5]", "data.glove=x.txt"])
-    assert (cfg.model.dim, cfg.optim.lr, cfg.model.lol_kernels, cfg.data.glove) == (256, 1e-3, [3, 5], "x.txt")
+    cfg = Config().apply_overrides(["model.dim=256", "optim.lr=1e-3", "dp.lol_kernels=[3,5]", "data.glove=x.txt"])
+    assert (cfg.model.dim, cfg.optim.lr, cfg.dp.lol_kernels, cfg.data.glove) == (256, 1e-3, [3, 5], "x.txt")
 
 
 def test_unknown_keys_list_the_valid_ones():
@@ -34,7 +34,7 @@ def test_yaml_round_trip(tmp_path):
 def test_renamed_keys_of_older_configs_set_their_successors():
     """Checkpoints written before DP's kernel list was split into LoL / SpL lists still load."""
     cfg = Config.from_dict({"model": {"name": "dp", "conv_kernels": [3, 5]}}, "old checkpoint")
-    assert cfg.model.lol_kernels == cfg.model.spl_kernels == [3, 5]
+    assert cfg.dp.lol_kernels == cfg.dp.spl_kernels == [3, 5]
 
 
 def test_removed_keys_of_older_configs_are_ignored_but_refused_on_the_command_line(tmp_path):

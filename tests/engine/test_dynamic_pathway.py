@@ -5,7 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from engine import DynamicPathway
-from engine.dynamic_pathway import EXPLOITATION, EXPLORATION, path_weights
+from engine.config import Config
+from engine.models import build_model
+from engine.models.dynamic_pathway import EXPLOITATION, EXPLORATION, path_weights
 from tests.engine.grounding_batch import (
     T,
     assert_every_parameter_learns,
@@ -19,7 +21,7 @@ from tests.engine.grounding_batch import (
     synthetic_overfit_set,
     word_vectors,
 )
-from tests.kernels import assert_model_parity, assert_model_parity_at_benchmark_shapes
+from tests.kernels import assert_model_parity
 from tests.markers import TEXT
 
 ATOL = 1e-5
@@ -28,7 +30,7 @@ TAU = 0.7
 
 def make_model(**overrides) -> DynamicPathway:
     torch.manual_seed(0)
-    return DynamicPathway(small_config("dp", **overrides), word_vectors())
+    return build_model(small_config("dp", **overrides), word_vectors())
 
 
 def pathway_alone(model, batch, sample, path):
@@ -216,13 +218,13 @@ def test_overfits_16_synthetic_samples_to_perfect_recall():
     config = small_config(
         "dp", num_scales=2, video_dim=video_dim, vocab_size=vectors.shape[0], word_dim=vectors.shape[1]
     )
-    steps = steps_to_perfect_recall(DynamicPathway(config, vectors), batch, OVERFIT_LR, OVERFIT_MAX_STEPS)
+    steps = steps_to_perfect_recall(build_model(config, vectors), batch, OVERFIT_LR, OVERFIT_MAX_STEPS)
     assert steps is not None, f"R@1 IoU=0.7 below 100% after {OVERFIT_MAX_STEPS} steps"
 
 
-def test_alignment_term_is_rejected():
-    with pytest.raises(ValueError, match="align_weight"):
-        make_model(align_weight=1.0)
+def test_eamat_fields_are_not_dp_fields():
+    with pytest.raises(KeyError, match="eamat.align_weight"):
+        Config().set("dp.align_weight", 1.0)
 
 
 def test_block_counts_and_kernel_lists_are_set_per_network():
@@ -241,7 +243,7 @@ def test_block_counts_and_kernel_lists_are_set_per_network():
     assert all(kernels(m) == spl_kernels for m in explore.before if hasattr(m, "convs"))
     batch = random_batch()
     assert model(*model_inputs(batch))["start_logits"].shape == batch["video_mask"].shape
-    with pytest.raises(ValueError, match="model.lol_blocks must be >= 1"):
+    with pytest.raises(ValueError, match="dp.lol_blocks must be >= 1"):
         make_model(lol_blocks=0)
 
 
@@ -265,12 +267,7 @@ def test_one_module_only_ablations(pathways, index):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_fused_kernels_match_the_reference_ops(dtype, device):
     """Whole Dynamic Pathway training step with the compiled Triton kernels against the reference ops -- loss, logits
-    and every gradient; fp32 with TF32 off, bf16 against a bf16-autocast reference.  (On CPU the same
-    comparison runs in the Triton interpreter through ``python -m bench --quick``: tests/bench/test_cli.py.)"""
+    and every gradient; fp32 with TF32 off, bf16 against a bf16-autocast reference.  (At the benchmark's shapes:
+    bench/tests/test_model_parity.py.)"""
     assert_model_parity(make_model(), random_batch(), device, dtype)
 
-
-@pytest.mark.cuda_only
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_fused_kernels_match_the_reference_ops_at_benchmark_shapes(dtype, device):
-    assert_model_parity_at_benchmark_shapes("dp", device, dtype)

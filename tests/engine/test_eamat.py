@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from engine import EAMAT
+from engine.models import build_model
+from engine.models.eamat import alignment_loss
 from tests.engine.grounding_batch import (
     DIM,
     N,
@@ -19,7 +21,7 @@ from tests.engine.grounding_batch import (
     synthetic_overfit_set,
     word_vectors,
 )
-from tests.kernels import assert_model_parity, assert_model_parity_at_benchmark_shapes
+from tests.kernels import assert_model_parity
 from tests.markers import TEXT
 
 ATOL = 1e-5
@@ -27,7 +29,7 @@ ATOL = 1e-5
 
 def make_model(**overrides) -> EAMAT:
     torch.manual_seed(0)
-    return EAMAT(small_config("eamat", **overrides), word_vectors())
+    return build_model(small_config("eamat", **overrides), word_vectors())
 
 
 def test_output_shapes():
@@ -108,7 +110,7 @@ def test_word_vectors_are_a_frozen_buffer_and_unk_is_learned():
 
 def test_rebuilt_from_config_and_state_dict_gives_the_same_outputs():
     model = make_model().eval()
-    rebuilt = EAMAT(small_config("eamat"), None).eval()
+    rebuilt = build_model(small_config("eamat"), None).eval()
     assert torch.count_nonzero(rebuilt.embedding.vectors) == 0
     rebuilt.load_state_dict(model.state_dict())
     inputs = model_inputs(random_batch())
@@ -118,9 +120,9 @@ def test_rebuilt_from_config_and_state_dict_gives_the_same_outputs():
 
 def test_embedding_size_errors_name_the_field():
     with pytest.raises(ValueError, match="word_dim"):
-        EAMAT(small_config("eamat", word_dim=300), word_vectors())
+        build_model(small_config("eamat", word_dim=300), word_vectors())
     with pytest.raises(ValueError, match="vocab_size"):
-        EAMAT(small_config("eamat", vocab_size=0), None)
+        build_model(small_config("eamat", vocab_size=0), None)
 
 
 def test_alignment_outputs_only_when_weighted():
@@ -148,7 +150,7 @@ def test_overfits_16_synthetic_samples_to_perfect_recall():
     config = small_config(
         "eamat", num_scales=2, video_dim=video_dim, vocab_size=vectors.shape[0], word_dim=vectors.shape[1]
     )
-    steps = steps_to_perfect_recall(EAMAT(config, vectors), batch, OVERFIT_LR, OVERFIT_MAX_STEPS)
+    steps = steps_to_perfect_recall(build_model(config, vectors), batch, OVERFIT_LR, OVERFIT_MAX_STEPS)
     assert steps is not None, f"R@1 IoU=0.7 below 100% after {OVERFIT_MAX_STEPS} steps"
 
 
@@ -195,12 +197,40 @@ def test_without_the_entity_aware_transformer():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_fused_kernels_match_the_reference_ops(dtype, device):
     """Whole EAMAT training step with the compiled Triton kernels against the reference ops -- loss, logits
-    and every gradient; fp32 with TF32 off, bf16 against a bf16-autocast reference.  (On CPU the same
-    comparison runs in the Triton interpreter through ``python -m bench --quick``: tests/bench/test_cli.py.)"""
+    and every gradient; fp32 with TF32 off, bf16 against a bf16-autocast reference.  (At the benchmark's shapes:
+    bench/tests/test_model_parity.py.)"""
     assert_model_parity(make_model(align_weight=1.0), random_batch(), device, dtype)
 
 
-@pytest.mark.cuda_only
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_fused_kernels_match_the_reference_ops_at_benchmark_shapes(dtype, device):
-    assert_model_parity_at_benchmark_shapes("eamat", device, dtype)
+
+def test_alignment_loss_matches_the_symmetric_kl_and_vanishes_when_structures_agree():
+    torch.manual_seed(6)
+    batch = random_batch()
+    query, moment = torch.randn(4, N, DIM), torch.randn(4, T, DIM)
+    got = alignment_loss(query, batch["word_mask"], moment, batch["inner"])
+    wm, inner = batch["word_mask"].float(), batch["inner"]
+    sentence = torch.stack([query[b][wm[b] > 0].mean(0) for b in range(4)])
+    moments = torch.stack([moment[b][inner[b] > 0].mean(0) for b in range(4)])
+    sq = torch.softmax(torch.nn.functional.cosine_similarity(sentence[:, None], sentence[None], dim=-1), -1)
+    sv = torch.softmax(torch.nn.functional.cosine_similarity(moments[:, None], moments[None], dim=-1), -1)
+    expected = ((sv * (sv / sq).log()).sum() + (sq * (sq / sv).log()).sum()) / 2
+    assert got.item() == pytest.approx(expected.item(), abs=ATOL)
+    assert got.item() > 1e-3
+    # moment vectors equal to the sentence vectors -> identical similarity structure -> zero loss
+    aligned = sentence[:, None, :].expand(4, T, DIM).contiguous()
+    assert alignment_loss(query, batch["word_mask"], aligned, inner).item() == pytest.approx(0.0, abs=ATOL)
+
+
+def test_alignment_term_sums_the_motion_and_entity_branch_halves():
+    """As the authors' training loop: KL(F_q, F_mv) + KL(F_q, F_ev), weighted by align_weight."""
+    torch.manual_seed(11)
+    batch = random_batch()
+    outputs = {k: torch.randn(4, T) for k in ("start_logits", "end_logits", "inner_logits")}
+    outputs |= {"query_features": torch.randn(4, N, DIM), "moment_features": torch.randn(4, T, DIM),
+                "entity_features": torch.randn(4, T, DIM)}
+    weight = 3.0
+    _, parts = make_model(align_weight=weight).loss(outputs, batch)
+    halves = [alignment_loss(outputs["query_features"], batch["word_mask"], outputs[k], batch["inner"])
+              for k in ("moment_features", "entity_features")]
+    assert min(h.item() for h in halves) > 1e-3
+    assert parts["align"] == pytest.approx(sum(h.item() for h in halves), abs=ATOL)

@@ -8,13 +8,13 @@ import torch
 from engine.heads import (
     MASKED_LOGIT,
     GroundingHeads,
-    alignment_loss,
     boundary_loss,
     grounding_loss,
     presence_logits,
     weighted_bce,
 )
-from tests.engine.grounding_batch import DIM, N, T, random_batch, small_config
+from engine.models import build_model
+from tests.engine.grounding_batch import DIM, T, random_batch, small_config
 
 ATOL = 1e-5
 PERFECT = 20.0  # logit margin that makes a prediction near-certain
@@ -76,10 +76,10 @@ def perfect_outputs(batch):
 
 def test_perfect_predictions_score_lower_than_random_ones():
     torch.manual_seed(3)
-    batch, config = random_batch(), small_config("eamat")
-    perfect, parts_perfect = grounding_loss(perfect_outputs(batch), batch, config)
+    batch, eamat = random_batch(), build_model(small_config("eamat"))  # the shared terms + EAMAT's Pe term
+    perfect, parts_perfect = eamat.loss(perfect_outputs(batch), batch)
     random = {k: torch.randn(4, T).masked_fill(~batch["video_mask"], MASKED_LOGIT) for k in perfect_outputs(batch)}
-    worst, parts_random = grounding_loss(random, batch, config)
+    worst, parts_random = eamat.loss(random, batch)
     assert perfect.item() < 1e-3 < worst.item()
     for name in ("boundary", "inner", "pe"):
         assert parts_perfect[name] < parts_random[name]
@@ -88,66 +88,29 @@ def test_perfect_predictions_score_lower_than_random_ones():
 def test_total_is_the_weighted_sum_and_pe_only_when_present():
     torch.manual_seed(4)
     batch = random_batch()
-    config = small_config("eamat", boundary_weight=0.5, inner_weight=3.0, pe_weight=7.0)
+    eamat = build_model(small_config("eamat", boundary_weight=0.5, inner_weight=3.0, pe_weight=7.0))
     outputs = {k: torch.randn(4, T) for k in ("start_logits", "end_logits", "inner_logits", "pe_logits")}
-    total, parts = grounding_loss(outputs, batch, config)
+    total, parts = eamat.loss(outputs, batch)
     assert set(parts) == {"boundary", "inner", "pe", "total"}
     expected = 0.5 * parts["boundary"] + 3.0 * parts["inner"] + 7.0 * parts["pe"]
     assert total.item() == pytest.approx(expected, rel=1e-6) and parts["total"] == pytest.approx(expected, rel=1e-6)
     del outputs["pe_logits"]
-    assert "pe" not in grounding_loss(outputs, batch, config)[1]
+    assert "pe" not in eamat.loss(outputs, batch)[1]
+    shared_total, shared = grounding_loss(outputs, batch, eamat.config, {"extra": (2.0, torch.tensor(0.25))})
+    assert set(shared) == {"boundary", "inner", "extra", "total"}
+    assert shared_total.item() == pytest.approx(0.5 * shared["boundary"] + 3.0 * shared["inner"] + 0.5, rel=1e-6)
 
 
 def test_scores_on_padded_clips_do_not_change_the_loss():
     torch.manual_seed(5)
-    batch, config = random_batch(), small_config("eamat")
+    batch, eamat = random_batch(), build_model(small_config("eamat"))
     valid = batch["video_mask"]
     outputs = {k: torch.randn(4, T).masked_fill(~valid, MASKED_LOGIT) for k in perfect_outputs(batch)}
     noisy = dict(outputs)
     for key in ("inner_logits", "pe_logits"):  # start/end carry the mask value on padding by contract
         noisy[key] = torch.where(valid, outputs[key], 50 * torch.randn(4, T))
-    clean_loss, noisy_loss = grounding_loss(outputs, batch, config)[0], grounding_loss(noisy, batch, config)[0]
+    clean_loss, noisy_loss = eamat.loss(outputs, batch)[0], eamat.loss(noisy, batch)[0]
     assert clean_loss.item() == pytest.approx(noisy_loss.item())
-
-
-def test_alignment_loss_matches_the_symmetric_kl_and_vanishes_when_structures_agree():
-    torch.manual_seed(6)
-    batch = random_batch()
-    query, moment = torch.randn(4, N, DIM), torch.randn(4, T, DIM)
-    got = alignment_loss(query, batch["word_mask"], moment, batch["inner"])
-    wm, inner = batch["word_mask"].float(), batch["inner"]
-    sentence = torch.stack([query[b][wm[b] > 0].mean(0) for b in range(4)])
-    moments = torch.stack([moment[b][inner[b] > 0].mean(0) for b in range(4)])
-    sq = torch.softmax(torch.nn.functional.cosine_similarity(sentence[:, None], sentence[None], dim=-1), -1)
-    sv = torch.softmax(torch.nn.functional.cosine_similarity(moments[:, None], moments[None], dim=-1), -1)
-    expected = ((sv * (sv / sq).log()).sum() + (sq * (sq / sv).log()).sum()) / 2
-    assert got.item() == pytest.approx(expected.item(), abs=ATOL)
-    assert got.item() > 1e-3
-    # moment vectors equal to the sentence vectors -> identical similarity structure -> zero loss
-    aligned = sentence[:, None, :].expand(4, T, DIM).contiguous()
-    assert alignment_loss(query, batch["word_mask"], aligned, inner).item() == pytest.approx(0.0, abs=ATOL)
-
-
-def test_align_weight_needs_the_feature_outputs():
-    batch = random_batch()
-    outputs = {k: torch.randn(4, T) for k in ("start_logits", "end_logits", "inner_logits")}
-    with pytest.raises(ValueError, match="query_features"):
-        grounding_loss(outputs, batch, small_config("eamat", align_weight=1.0))
-
-
-def test_alignment_term_sums_the_motion_and_entity_branch_halves():
-    """As the authors' training loop: KL(F_q, F_mv) + KL(F_q, F_ev), weighted by align_weight."""
-    torch.manual_seed(11)
-    batch = random_batch()
-    outputs = {k: torch.randn(4, T) for k in ("start_logits", "end_logits", "inner_logits")}
-    outputs |= {"query_features": torch.randn(4, N, DIM), "moment_features": torch.randn(4, T, DIM),
-                "entity_features": torch.randn(4, T, DIM)}
-    weight = 3.0
-    _, parts = grounding_loss(outputs, batch, small_config("eamat", align_weight=weight))
-    halves = [alignment_loss(outputs["query_features"], batch["word_mask"], outputs[k], batch["inner"])
-              for k in ("moment_features", "entity_features")]
-    assert min(h.item() for h in halves) > 1e-3
-    assert parts["align"] == pytest.approx(sum(h.item() for h in halves), abs=ATOL)
 
 
 def test_presence_is_the_largest_inner_logit_over_valid_clips():
@@ -162,7 +125,7 @@ def test_presence_is_the_largest_inner_logit_over_valid_clips():
 
 def test_rows_without_their_target_have_no_boundary_term_and_all_negative_inner():
     torch.manual_seed(7)
-    batch, config = random_batch(), small_config("eamat")
+    batch, config = random_batch(), small_config("eamat").model
     outputs = {k: torch.randn(4, T).masked_fill(~batch["video_mask"], MASKED_LOGIT) for k in perfect_outputs(batch)}
     present = torch.tensor([True, False, True, False])
     absent = {**batch, "present": present, "inner": batch["inner"] * present[:, None]}

@@ -10,6 +10,7 @@ import pytest
 from engine import Localizer
 from engine.data.features import FeatureFileError
 from engine.inference import QueryWarning, uses_windows, window_offsets
+from engine.models import model_names
 from tests.engine.edge_model import edge_localizer, event_video, iou
 from tests.engine.two_events import write_two_events
 from tests.export.tiny import MAX_CLIPS, VIDEO_DIM, write_checkpoint
@@ -92,7 +93,7 @@ def test_windowed_spans_are_merged_by_nms_and_stay_inside_the_video():
     assert {(round(s / step), round(e / step)) for s, e, _ in spans[:2]} == {(10, 14), (70, 74)}
 
 
-@pytest.fixture(scope="module", params=["eamat", "dp"])
+@pytest.fixture(scope="module", params=model_names())
 def tiny_localizer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Localizer:
     """A freshly initialised tiny model (real layers, so padding and batching are exercised)."""
     path = write_checkpoint(tmp_path_factory.mktemp(request.param) / "best.pt", request.param)
@@ -117,18 +118,21 @@ def test_predict_many_equals_predict_per_query(tiny_localizer: Localizer):
 
 
 @NLTK
-def test_prediction_carries_curves_pe_and_pathway(tiny_localizer: Localizer):
+def test_prediction_carries_the_curves_and_the_choice_the_model_declares(tiny_localizer: Localizer):
     video = np.random.default_rng(4).normal(size=(3 * MAX_CLIPS, VIDEO_DIM)).astype(np.float32)
     prediction = tiny_localizer.localize(video, QUERY, 60.0)
     assert prediction.clips == prediction.video_clips == 3 * MAX_CLIPS
-    for name in ("start", "end", "inner"):
+    spec = tiny_localizer.spec
+    for name in ("start", "end", "inner", *(curve.name for curve in spec.curves)):
         curve = prediction.curves[name]
         assert curve.shape == (3 * MAX_CLIPS,) and ((curve >= 0) & (curve <= 1)).all()
     summary = prediction.to_json()
-    if tiny_localizer.config.model.name == "eamat":
-        assert len(summary["pe"]) == 3 * MAX_CLIPS and prediction.path is None and "pathway" not in summary
+    assert [key for key in summary if key in prediction.curves] == [curve.name for curve in spec.curves]
+    if spec.choice is None:
+        assert prediction.choice is None
     else:
-        assert "pe" not in summary and summary["pathway"] in ("exploitation", "exploration")
+        assert prediction.choice[0] == spec.choice.name and summary[spec.choice.name] in spec.choice.values
+    assert not set(prediction.to_json(curves=False)) & set(prediction.curves)
 
 
 @NLTK

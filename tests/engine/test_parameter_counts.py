@@ -198,8 +198,9 @@ def dp() -> nn.Module:
 
 @pytest.mark.parametrize("name", ["eamat", "dp"])
 def test_presets_are_the_papers_charades_configuration(name):
-    m = charades_preset(name).model
-    assert (m.dim, m.num_heads, m.num_scales, m.video_dim) == (D, HEADS, S, DV)
+    cfg = charades_preset(name)
+    m = cfg.own
+    assert (cfg.model.dim, cfg.model.num_heads, m.num_scales, cfg.model.video_dim) == (D, HEADS, S, DV)
     if name == "eamat":
         assert (m.entity_blocks, m.motion_blocks) == (ENTITY_LAYERS, POST_LAYERS)
     else:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.models import model_names
 from export.cli import main
 from tests.export.tiny import write_checkpoint
 
@@ -23,9 +24,9 @@ class Exported:
     log: str  # the CLI's stdout
 
 
-@pytest.fixture(scope="session", params=["eamat", "dp"])
+@pytest.fixture(scope="session", params=model_names())
 def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    """``python -m export --ckpt RUN`` (verification on, default output RUN/best.onnx) for each model."""
+    """``python -m export --ckpt RUN`` (verification on, default output RUN/best.onnx) for each registered model."""
     run = tmp_path_factory.mktemp(request.param)
     checkpoint = write_checkpoint(run / "best.pt", request.param)
     log = io.StringIO()

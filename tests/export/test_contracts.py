@@ -1,4 +1,4 @@
-"""Contracts for the code CI cannot run: every call from ``export``, ``bench`` and ``train`` into TensorRT,
+"""Contracts for the code CI cannot run: every call made by ``export``, ``bench`` and ``train`` into TensorRT,
 ONNX Runtime's CUDA provider and CUDA-only torch APIs, made here against stand-ins that check argument names
 and types (:mod:`tests.standins`), so that a call site and its callee cannot drift apart unnoticed.
 
@@ -358,23 +358,23 @@ assert [e.evaluate(sizes) for e in kernel.extra_args] == [B, T]
 assert kernel.name == compiled.name and kernel.parameters == len(inputs) + 2 + len(outputs) == compiled.parameters
 
 # 2. a fused AOT engine through the deploy suite's runners (ExportedFiles.engine -> build_engine, tensorrt_runner)
-from bench.suites.model import QUICK_SHAPES, build, random_batch
-from engine.models import MODEL_INPUTS
+from engine.models import build_model
+from export.graph import random_inputs
 from export.runners import ExportedFiles, tensorrt_runner
 from export.tensorrt import ShapeProfile
+from tests.export.tiny import ITOS, tiny_config, word_vectors
 cpu = torch.device("cpu")
-workload = QUICK_SHAPES.workloads[0]
-batch = max(QUICK_SHAPES.infer_batches)
-profile = ShapeProfile(min=(1, 1, 1), opt=(batch, workload.clips, workload.words),
-                       max=(batch, workload.clips, workload.words))
-exports = ExportedFiles(build("eamat", QUICK_SHAPES, workload, cpu).eval(), QUICK_SHAPES.vocab, profile)
+config = tiny_config("eamat")
+batch, clips, words = 2, 12, 6
+profile = ShapeProfile(min=(1, 1, 1), opt=(batch, clips, words), max=(batch, clips, words))
+exports = ExportedFiles(build_model(config, word_vectors(0)).eval(), len(ITOS), profile)
 path = exports.engine("fused")
 info = trt.engine_info(path.read_bytes())
 assert {p["id"] for p in info["plugins"]} == {"grounding::MSLSTM", "grounding::CQA"}, info["plugins"]
 assert [p["aot"] for p in info["plugins"] if p["id"] == "grounding::MSLSTM"] == [True] * 3, info["plugins"]
-inputs = {k: v for k, v in random_batch(0, batch, QUICK_SHAPES, workload, cpu).items() if k in MODEL_INPUTS}
+inputs = random_inputs(config.model, batch, clips, words, torch.Generator().manual_seed(0))
 out = tensorrt_runner(exports, "fused", cpu)(inputs)
-assert [tuple(o.shape) for o in out] == [(batch, workload.clips)] * 2 + [(batch,)], [o.shape for o in out]
+assert [tuple(o.shape) for o in out] == [(batch, clips)] * 2 + [(batch,)], [o.shape for o in out]
 print("AOT contract ok", json.dumps(launch))
 """
 

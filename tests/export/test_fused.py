@@ -96,7 +96,7 @@ def test_fused_eamat_graph_matches_pytorch(tmp_path):
 
     assert_parity(check_parity(graph, run, config.model, SHAPES, seed=3), EXPORT_FP32_ATOL, "fused EAMAT")
     ops = Counter((n.domain, n.op_type) for n in onnx.load(str(path)).graph.node)
-    lstm_blocks = 1 + 1 + config.model.motion_blocks  # query encoder, motion video block, motion blocks
+    lstm_blocks = 1 + 1 + config.eamat.motion_blocks  # query encoder, motion video block, motion blocks
     assert ops[(DOMAIN, "MSLSTM")] == lstm_blocks and ops[(DOMAIN, "CQA")] == 2 and ops[("", "LSTM")] == 0
 
 
@@ -107,7 +107,7 @@ def test_fused_dp_graph_has_plugin_nodes_with_their_attributes(tmp_path):
     ms_lstm = [attrs[n.name] for n in nodes if n.op_type == "MSLSTM"]
     assert len(ms_lstm) == 4 and sum(n.op_type == "CQA" for n in nodes) == 2  # 2 GoL/TeN per pathway
     hidden = config.model.dim // 2
-    assert all(a == {"num_scales": config.model.num_scales, "hidden_size": hidden, "plugin_namespace": b"grounding",
+    assert all(a == {"num_scales": config.own.num_scales, "hidden_size": hidden, "plugin_namespace": b"grounding",
                      "aot": 1} for a in ms_lstm)
     with pytest.raises(ValueError, match="fused"):  # ONNX Runtime cannot run it: say so
         OnnxLocalizer(path)

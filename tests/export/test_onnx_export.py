@@ -11,7 +11,7 @@ from torch import nn
 
 from engine import Localizer
 from engine.checkpoint import load_trained
-from engine.config import Config
+from engine.config import Config, ModelConfig
 from export import OnnxLocalizer, export_onnx
 from export.graph import random_inputs
 from export.onnx_export import read_onnx_metadata
@@ -109,6 +109,8 @@ def test_metadata_carries_config_and_vocabulary(exported: Exported):
 
 class EchoLogits(nn.Module):
     """A stand-in model whose start / end logits are video channels 0 / 1 (so a test can place the peaks)."""
+
+    config = ModelConfig()  # the network contract (engine.models.spec): it stands in for the default model
 
     def forward(self, video, video_mask, words, word_mask, word_class=None):
         return {"start_logits": video[..., 0], "end_logits": video[..., 1], "presence_logits": video[..., 2].amax(-1)}

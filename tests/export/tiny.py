@@ -8,8 +8,8 @@ import torch
 
 from engine.checkpoint import checkpoint_payload, save_checkpoint
 from engine.config import Config
-from engine.dynamic_pathway import DynamicPathway
 from engine.models import build_model
+from engine.models.dynamic_pathway import DynamicPathway
 from engine.vocab import Vocabulary
 from export.graph import random_inputs
 

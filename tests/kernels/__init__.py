@@ -59,18 +59,6 @@ def assert_model_parity(model: torch.nn.Module, batch: dict[str, torch.Tensor], 
                              MODEL_FP32_TOL if dtype == torch.float32 else LOW_PRECISION_TOL)
 
 
-def assert_model_parity_at_benchmark_shapes(name: str, device: torch.device, dtype: torch.dtype) -> None:
-    """:func:`assert_model_parity` at the model suite's TACoS-like GPU shape (d = 512, 8 heads, S = 3, T = 256,
-    N = 12, batch 16)."""
-    from bench.suites.model import GPU_SHAPES, build
-    from bench.suites.model import random_batch as bench_batch
-
-    workload = next(w for w in GPU_SHAPES.workloads if w.clips == 256)
-    model = build(name, GPU_SHAPES, workload, torch.device("cpu"))
-    batch = bench_batch(0, GPU_SHAPES.train_batch, GPU_SHAPES, workload, torch.device("cpu"))
-    assert_model_parity(model, batch, device, dtype)
-
-
 def _assert_model_parity(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device,
                          dtype: torch.dtype, tol: float) -> None:
     from engine import set_kernels

@@ -18,7 +18,7 @@ def test_every_preset_loads_with_the_paper_hyper_parameters():
     assert set(PAPER_PRESETS) | {"synthetic"} <= set(preset_names())
     for name in PAPER_PRESETS:
         cfg = load_config(name)
-        assert (cfg.model.dim, cfg.model.num_heads, cfg.model.num_scales, cfg.model.dropout) == (512, 8, 3, 0.5)
+        assert (cfg.model.dim, cfg.model.num_heads, cfg.own.num_scales, cfg.model.dropout) == (512, 8, 3, 0.5)
         assert (cfg.data.batch_size, cfg.train.epochs, cfg.optim.lr) == (16, 50, 5e-4)
         assert (cfg.optim.weight_decay, cfg.optim.grad_clip) == (0.01, 1.0)
         tacos = name.endswith("tacos")
@@ -29,8 +29,8 @@ def test_every_preset_loads_with_the_paper_hyper_parameters():
         assert cfg.data.feature_recipe == ("tacos-c3d" if tacos else "charades-i3d")
         assert cfg.model.video_dim == (4096 if tacos else 1024)
         assert cfg.model.name == name.split("-")[0]
-    assert load_config("eamat-tacos").model.entity_blocks == 1
-    assert load_config("eamat-charades").model.entity_blocks == 3
+    assert load_config("eamat-tacos").eamat.entity_blocks == 1
+    assert load_config("eamat-charades").eamat.entity_blocks == 3
 
 
 def test_unknown_override_key_is_rejected_with_the_valid_keys(capsys):

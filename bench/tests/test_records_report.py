@@ -2,28 +2,10 @@
 
 import json
 
-import torch
-
-from bench.records import ABSENT, ParityRecord, SkipRecord, ThroughputRecord, environment, package_version, slug
+from bench.records import ParityRecord, SkipRecord, ThroughputRecord
 from bench.report import JSON_NAME, MARKDOWN_NAME, PLOT_NAME, markdown, write
 
-ENV_KEYS = {"device", "torch", "triton", "onnxruntime", "tensorrt", "git_commit", "python"}
 SHAPES = {"B": 2, "T": 16}
-
-
-def test_environment_names_device_versions_and_commit() -> None:
-    env = environment(torch.device("cpu"))
-    assert ENV_KEYS <= set(env)
-    assert env["torch"] == torch.__version__
-    assert env["git_commit"] and env["device"]
-
-
-def test_missing_package_is_absent() -> None:
-    assert package_version("no_such_module_for_bench") == ABSENT
-
-
-def test_slug_is_path_friendly() -> None:
-    assert slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
 
 
 def _records(passed: bool) -> list:

@@ -13,8 +13,13 @@ import tarfile
 import time
 from pathlib import Path
 
-from bench.journal import JOURNAL_NAME, read
-from bench.records import CheckRecord, StepRecord
+from bench.journal import read
+from bench.records import StepRecord
+from bench.suites import kernels as kernel_suite
+from gpu_run import check
+from gpu_run.journal import JOURNAL_NAME
+from gpu_run.records import CheckRecord
+from kernels import backend_names
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu.sh"
@@ -56,6 +61,15 @@ def test_help_states_each_step_with_the_times_the_script_uses() -> None:
     assert "export PYTHONUNBUFFERED=1" in SCRIPT.read_text()
 
 
+def test_the_env_step_builds_what_the_kernel_suite_launches() -> None:
+    """gpu_run.check warms Triton's cache for the benchmark: it builds at the kernel suite's GPU sizes (the
+    constexprs D, H, S, N; T is a runtime argument) and names the same v2 backend."""
+    built, bench = check.GPU_BUILD, kernel_suite.GPU_SHAPES
+    assert (built.batch, built.dim, built.scales, built.words) == (bench.batch, bench.dim, bench.scales, bench.words)
+    assert built.frames in bench.lstm_lengths
+    assert check.V2 == kernel_suite.V2 and check.V2 in backend_names()
+
+
 def test_bad_usage_exits_2() -> None:
     assert run("nosuchstep").returncode == 2
     assert run("full", "kernels").returncode == 2
@@ -68,7 +82,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path) -> None:
     for step in QUICK:
         assert re.search(rf"^\s+{step}\s+expected ~\d+ s, limit \d+ s: ", proc.stdout, re.MULTILINE), step
     assert "-m bench --device cpu --append --out" in proc.stdout and "--plan gpu-quick --suites kernels" in proc.stdout
-    assert "--backend triton-v2" in proc.stdout and "bench.isolation" in proc.stdout
+    assert "--backend triton-v2" in proc.stdout and "gpu_run.isolation" in proc.stdout
     assert "cases of plan gpu-quick on cpu:" in proc.stdout and "ms_lstm E=3 fwd+bwd" in proc.stdout
     assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()
 

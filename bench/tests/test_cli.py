@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.journal import JOURNAL_NAME, read
+from bench.journal import read
 from bench.records import ParityRecord, RunRecord, ThroughputRecord
+from gpu_run.journal import JOURNAL_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK_BUDGET_S = 120  # the brief: --quick must finish in < 2 min on 2 cores

@@ -3,7 +3,7 @@
 Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
 
     F_q   = ReLU(Linear(BiLSTM_3(Dropout(W)))) * word_mask       W frozen word vectors; packed by length
-            [+ Linear(Dropout(W)) with config.query_skip, not in the paper]
+            [+ Linear(Dropout(W)) with own.query_skip, not in the paper]
     alpha = softmax_words(FC(ReLU(FC(F_q))))                       token weights, padded words excluded
     F_s   = alphaᵀ F_q                                             sentence feature (B, d)
     F_v   = ReLU(LN(Linear(Dropout(video)))) * video_mask
@@ -23,7 +23,7 @@ Every GoL / LoL / SpL / TeN / CQA occurrence has its own weights.
 
 Path weights ``w`` (Eq. 13-14):
 
-* training, ``path_selection="hard"``: straight-through Gumbel-softmax (``tau = config.gumbel_tau``,
+* training, ``path_selection="hard"``: straight-through Gumbel-softmax (``tau = own.gumbel_tau``,
   hard one-hot forward, gradients of the soft sample).  Both pathways run for every sample: the
   straight-through gradient to ``path_logits`` needs both features.
 * ``path_selection="soft"`` (train and eval): ``w = softmax(path_logits)``, the paper's "soft dynamic".
@@ -47,7 +47,7 @@ Choices where the paper is silent:
 * FFN_2 (Eq. 2, the clip features' feed-forward network) is Linear -> LayerNorm -> ReLU: the LayerNorm
   (as in EAMAT's projections) puts F_v on the scale the CQA's Xavier-initialised weights expect (without it
   DP learns far less on the synthetic benchmark: measured in docs/design.md §4.2).
-* ``config.query_skip`` (off by default, on in ``dp-synthetic``) adds ``Linear(Dropout(W))`` to F_q: the
+* ``own.query_skip`` (off by default, on in ``dp-synthetic``) adds ``Linear(Dropout(W))`` to F_q: the
   small model's 3-layer BiLSTM barely passes a one-word change of the query on, and DP then learns to read
   neither the motion nor the entity word; with the skip it reads both (docs/design.md §4.2 has the figures).
 * Dropout ``config.dropout`` on the word vectors, on the clip features, between the BiLSTM layers and
@@ -58,29 +58,72 @@ Choices where the paper is silent:
   middle of each pathway) the model trains into a query-independent event detector on the synthetic
   benchmark (docs/design.md §4.2, §7.4).
 * The heads use GELU (shared with EAMAT, docs/design.md §4.2) where the paper writes ReLU.
-* The loss is EAMAT's without the Pe term; EAMAT's optional alignment term is not defined for DP
-  (``align_weight`` must be 0).
+* The loss is the shared one of :mod:`engine.heads` (EAMAT's Pe and alignment terms have no counterpart in DP).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from engine.config import ModelConfig
+from engine.config import ModelConfig, Section, option
 from engine.cqa import ContextQueryAttention
 from engine.heads import MASKED_LOGIT, GroundingHeads, grounding_loss
+from engine.models.spec import Choice, ModelSpec, register
 from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask
 from engine.temporal_conv import MultiScaleTemporalConv
 from engine.transformer import FeedForward, multi_head_attention
 from engine.word_embedding import FrozenWordEmbedding
 
 EXPLOITATION, EXPLORATION = 0, 1
+PATHWAYS = ("exploitation", "exploration")  # the ``path`` output's values
 SELECT_MODES = ("gather", "both")
+Pathways = Literal["both", "exploitation", "exploration"]
+PathSelection = Literal["hard", "soft"]
+
+
+@dataclass
+class DPConfig(Section):
+    """Dynamic Pathway's own fields (the ``dp`` section).
+
+    Block counts and kernel sizes: the equations (Eq. 9, 12) place one GoL, LoL, SpL and TeN network before and
+    one after each CQA; the text says "The numbers of LSTM Blocks and temporal convolutional blocks in both the
+    exploitation module and the exploration module are set to 1 and 3, respectively" (read as 3 stacked temporal
+    convolution blocks per LoL / SpL: lol_blocks=spl_blocks=3), "the kernel sizes of temporal convolutional
+    blocks are set to 3, 5, and 7" (the default of both lists) and "The kernel sizes in Eq. (7) are set to 3, 5,
+    7, and 9" (LoL's list: lol_kernels=[3,5,7,9]).  Defaults follow the equations and the first kernel sentence.
+    """
+
+    SECTION = "dp"
+
+    num_scales: int = option(3, "MS-LSTM scales S of GoL / TeN (scale s runs its own BiLSTM at stride s)")
+    query_lstm_layers: int = option(3, "BiLSTM layers of the language encoder")
+    query_skip: bool = option(
+        False, "not in the paper: F_q = FFN_1(BiLSTM(Q)) + Linear(Q), the word vectors' own information next "
+        "to the BiLSTM's (on in dp-synthetic, where the small 3-layer BiLSTM alone does not pass word identity)")
+    gol_blocks: int = option(1, "MS-LSTM + self-attention blocks stacked in each GoL network (Eq. 6, 9)")
+    lol_blocks: int = option(1, "temporal-convolution blocks stacked in each LoL network (Eq. 7, 9)")
+    spl_blocks: int = option(1, "temporal-convolution blocks stacked in each SpL network (Eq. 10, 12)")
+    ten_blocks: int = option(1, "MS-LSTM + self-attention blocks stacked in each TeN network (Eq. 11, 12)")
+    lol_kernels: list[int] = option([3, 5, 7], "kernel sizes of LoL's temporal convolutions (Eq. 7)")
+    spl_kernels: list[int] = option([3, 5, 7], "kernel sizes of SpL's temporal convolutions (Eq. 10)")
+    gumbel_tau: float = option(1.0, "Gumbel-softmax temperature of the pathway selection")
+    pathways: Pathways = option(
+        "both", "both pathways with the query-aware selection, or one module only (the ablations of Table III)")
+    path_selection: PathSelection = option(
+        "hard", "hard = straight-through Gumbel in training, argmax at inference; soft = softmax mix")
+
+    def validate(self) -> DPConfig:
+        for key in ("gol_blocks", "lol_blocks", "spl_blocks", "ten_blocks"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"dp.{key} must be >= 1, got {getattr(self, key)}")
+        return self
 
 
 class SelfAttentionBlock(nn.Module):
@@ -105,9 +148,9 @@ class SelfAttentionBlock(nn.Module):
 class GlobalMotion(nn.Module):
     """GoL / TeN (Eq. 6, 11): ``(MS-LSTM(x) + MSAB(x)) * mask``."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, num_scales: int) -> None:
         super().__init__()
-        self.ms_lstm = MultiScaleLSTM(config.dim, config.num_scales, config.dropout, config.kernels)
+        self.ms_lstm = MultiScaleLSTM(config.dim, num_scales, config.dropout, config.kernels)
         self.msab = SelfAttentionBlock(config.dim, config.num_heads, config.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -143,26 +186,26 @@ def _stack(block, count: int) -> list[nn.Module]:
     return [block() for _ in range(count)]
 
 
-def exploitation_pathway(config: ModelConfig) -> Pathway:
+def exploitation_pathway(config: ModelConfig, own: DPConfig) -> Pathway:
     """F_e1 = GoL(LoL(CQA(LoL(GoL(F_v)), F_q)))."""
 
     def gol() -> list[nn.Module]:
-        return _stack(lambda: GlobalMotion(config), config.gol_blocks)
+        return _stack(lambda: GlobalMotion(config, own.num_scales), own.gol_blocks)
 
     def lol() -> list[nn.Module]:
-        return _stack(lambda: MultiScaleTemporalConv(config.dim, config.lol_kernels, config.dropout), config.lol_blocks)
+        return _stack(lambda: MultiScaleTemporalConv(config.dim, own.lol_kernels, config.dropout), own.lol_blocks)
 
     return Pathway(config, [*gol(), *lol()], [*lol(), *gol()])
 
 
-def exploration_pathway(config: ModelConfig) -> Pathway:
+def exploration_pathway(config: ModelConfig, own: DPConfig) -> Pathway:
     """F_e2 = TeN(SpL(CQA(TeN(SpL(F_v)), F_q)))."""
 
     def spl() -> list[nn.Module]:
-        return _stack(lambda: MultiScaleTemporalConv(config.dim, config.spl_kernels, config.dropout), config.spl_blocks)
+        return _stack(lambda: MultiScaleTemporalConv(config.dim, own.spl_kernels, config.dropout), own.spl_blocks)
 
     def ten() -> list[nn.Module]:
-        return _stack(lambda: GlobalMotion(config), config.ten_blocks)
+        return _stack(lambda: GlobalMotion(config, own.num_scales), own.ten_blocks)
 
     return Pathway(config, [*spl(), *ten()], [*spl(), *ten()])
 
@@ -182,30 +225,35 @@ class DynamicPathway(nn.Module):
     ``loss(outputs, batch)``.  ``word_class`` is accepted for a common signature and unused (no POS
     split in DP)."""
 
-    def __init__(self, config: ModelConfig, word_vectors: torch.Tensor | None = None, select: str = "gather") -> None:
+    def __init__(
+        self, config: ModelConfig, own: DPConfig, word_vectors: torch.Tensor | None = None, select: str = "gather"
+    ) -> None:
         super().__init__()
-        self.config, self.select = config.validate(), select
+        self.config, self.own, self.select = config.validate(), own.validate(), select
         d, p = config.dim, config.dropout
         self.embedding = FrozenWordEmbedding.from_config(config, word_vectors)
         self.word_dropout = nn.Dropout(p)
         self.query_lstm = nn.LSTM(
-            self.embedding.vectors.shape[1], d // 2, num_layers=config.query_lstm_layers,
-            batch_first=True, bidirectional=True, dropout=p if config.query_lstm_layers > 1 else 0.0,
+            self.embedding.vectors.shape[1], d // 2, num_layers=own.query_lstm_layers,
+            batch_first=True, bidirectional=True, dropout=p if own.query_lstm_layers > 1 else 0.0,
         )
         self.query_ffn = nn.Sequential(nn.Linear(d, d), nn.ReLU())
-        self.query_skip = nn.Linear(self.embedding.vectors.shape[1], d) if config.query_skip else None
+        self.query_skip = nn.Linear(self.embedding.vectors.shape[1], d) if own.query_skip else None
         self.video_ffn = nn.Sequential(nn.Dropout(p), nn.Linear(config.video_dim, d), nn.LayerNorm(d), nn.ReLU())
-        if config.pathways in ("both", "exploitation"):
-            self.exploitation = exploitation_pathway(config)
-        if config.pathways in ("both", "exploration"):
-            self.exploration = exploration_pathway(config)
-        if config.pathways == "both":  # the query-aware selection
+        if own.pathways in ("both", "exploitation"):
+            self.exploitation = exploitation_pathway(config, own)
+        if own.pathways in ("both", "exploration"):
+            self.exploration = exploration_pathway(config, own)
+        if own.pathways == "both":  # the query-aware selection
             self.token_weight = nn.Sequential(nn.Linear(d, d // 2), nn.ReLU(), nn.Linear(d // 2, 1))
             self.path_fc = nn.Linear(d, 2)
         self.heads = GroundingHeads(d, p)
 
-    def encode_query(self, words: torch.Tensor, word_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """-> F_q (B, N, d) zero on padded words, F_s (B, d) (None with a single pathway: nothing selects)."""
+    def encode_query(
+        self, words: torch.Tensor, word_mask: torch.Tensor, word_class: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> F_q (B, N, d) zero on padded words, F_s (B, d) (None with a single pathway: nothing selects);
+        ``word_class`` is unused."""
         valid = word_mask != 0
         embedded = self.word_dropout(self.embedding(words))
         packed = pack_padded_sequence(  # raises on a sample with no valid word
@@ -216,7 +264,7 @@ class DynamicPathway(nn.Module):
         if self.query_skip is not None:
             f_q = f_q + self.query_skip(embedded)
         f_q = f_q * valid.unsqueeze(-1)
-        if self.config.pathways != "both":
+        if self.own.pathways != "both":
             return f_q, None
         alpha = self.token_weight(f_q).squeeze(-1).masked_fill(~valid, MASKED_LOGIT).softmax(-1)
         return f_q, (alpha.unsqueeze(-1) * f_q).sum(1)
@@ -240,14 +288,14 @@ class DynamicPathway(nn.Module):
         f_q, f_s = self.encode_query(words, word_mask)
         f_v = self.encode_video(video, video_mask)
         args = (f_v, video_mask, f_q, word_mask)
-        if self.config.pathways != "both":  # ablation: one module only
-            index = EXPLOITATION if self.config.pathways == "exploitation" else EXPLORATION
+        if self.own.pathways != "both":  # ablation: one module only
+            index = EXPLOITATION if self.own.pathways == "exploitation" else EXPLORATION
             outputs = self.heads((self.exploitation if index == EXPLOITATION else self.exploration)(*args), video_mask)
             outputs["path"] = torch.full((video.shape[0],), index, dtype=torch.int64, device=video.device)
             return outputs
         path_logits = self.path_fc(f_s)
-        if self.training or self.config.path_selection == "soft":
-            weights = path_weights(path_logits, self.config.path_selection, self.config.gumbel_tau, self.training)
+        if self.training or self.own.path_selection == "soft":
+            weights = path_weights(path_logits, self.own.path_selection, self.own.gumbel_tau, self.training)
             w = weights[:, :, None, None]
             f_e = w[:, EXPLOITATION] * self.exploitation(*args) + w[:, EXPLORATION] * self.exploration(*args)
             path = weights.argmax(-1)
@@ -278,3 +326,13 @@ class DynamicPathway(nn.Module):
         self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
         return grounding_loss(outputs, batch, self.config)
+
+
+def _export_mode(model: nn.Module) -> None:
+    model.select = "both"  # both pathways, each sample picks with torch.where: no data-dependent Python branch
+
+
+SPEC = register(ModelSpec(
+    name="dp", title="Dynamic Pathway (Yang, Wu et al., IEEE TMM 2024)", network=DynamicPathway, section=DPConfig,
+    choice=Choice("path", "pathway", PATHWAYS), export_mode=_export_mode,
+))

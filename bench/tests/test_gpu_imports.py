@@ -1,5 +1,5 @@
 """What bench/gpu.sh runs must import on the GPU machine, which has neither NLTK nor the GloVe package: the
-bench modules, the engine behind them, and the test files of the GPU test step (collected, not run)."""
+bench and gpu_run modules, the engine behind them, and the test files of the GPU test step (collected, not run)."""
 
 import os
 import subprocess
@@ -22,9 +22,10 @@ def test_the_blocker_works() -> None:
     assert proc.returncode != 0 and "nltk" in proc.stderr
 
 
-def test_bench_modules_import_without_nltk_and_glove() -> None:
+def test_bench_and_gpu_run_modules_import_without_nltk_and_glove() -> None:
     proc = python(
-        "import bench.cli, bench.gpu, bench.compile, bench.plans, bench.report, bench.journal\n"
+        "import bench.cli, bench.plans, bench.report, bench.journal\n"
+        "import gpu_run.check, gpu_run.isolation, gpu_run.pytest_isolation\n"
         "import bench.suites.kernels, bench.suites.model, bench.suites.deploy\n"
         "from bench import plans\n"
         "assert bench.cli.main(['--plan', 'gpu-quick', '--device', 'cpu', '--list']) == 0\n"

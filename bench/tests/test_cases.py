@@ -1,12 +1,24 @@
-"""bench.cases: which variant is compared with what, crashes fail, timed records carry speed-ups."""
+"""bench.cases: which variant is compared with what, crashes fail, timed records carry speed-ups; a case that hangs
+ends only itself (run_isolated under gpu_run.isolation)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from bench.cases import Case, Settings, Variant, check_parity, run_case, tied_tolerance
+from bench.journal import read
 from bench.records import ParityRecord, ThroughputRecord, parity_failures
 from bench.timing import TimingPlan
+from gpu_run.isolation import case_records
+from gpu_run.journal import JOURNAL_NAME
+from gpu_run.records import CASE_DONE, CASE_FAULTED, CASE_STARTED
 from kernels.parity import LOW_PRECISION_FLOOR, REFERENCE_ERROR_RATIO
+
+REPO = Path(__file__).resolve().parents[2]
 
 CPU = torch.device("cpu")
 SETTINGS = Settings(CPU, (torch.float32,), TimingPlan(warmup=1, repeats=3, min_sample_s=0.0, max_calls=1))
@@ -94,3 +106,46 @@ def test_run_case_times_working_variants_only() -> None:
     assert [r.variant for r in timed] == ["reference", "same"]
     assert timed[0].speedup == 1.0 and timed[1].speedup > 0
     assert all(r.items_per_s == pytest.approx(ITEMS / (r.median_ms / 1e3)) and r.repeats == 3 for r in timed)
+
+
+HANG_S = 600  # far past the case limit: only the watchdog ends the hanging case
+CASE_LIMIT_S = 3
+DRIVER = f"HANG_S, CASE_LIMIT_S = {HANG_S}, {CASE_LIMIT_S}\n" + """
+import sys, time
+import torch
+from pathlib import Path
+from bench.cases import Case, Settings, Variant, case_key, run_isolated
+from bench.timing import TimingPlan
+from gpu_run.isolation import CaseLog
+from gpu_run.journal import Journal
+
+out = Path(sys.argv[1])
+settings = Settings(torch.device("cpu"), (torch.float32,), TimingPlan(warmup=0, repeats=1, min_sample_s=0.0,
+                    max_calls=1), part="demo")
+def case(name, fn):
+    return Case("unit", name, torch.float32, {}, lambda seed: torch.ones(2),
+                [Variant("reference", lambda x: ([x], [])), Variant("kernel", lambda x: ([fn(x)], []))])
+log = CaseLog(out, "demo", resume="--resume" in sys.argv)
+for c in (case("first", lambda x: x), case("hangs", lambda x: time.sleep(HANG_S) or x), case("last", lambda x: x)):
+    if not log.finished(case_key(c)):
+        run_isolated(c, settings, {}, log, Journal(out), CASE_LIMIT_S)
+"""
+
+
+def test_a_hanging_case_is_recorded_and_the_next_case_still_runs(tmp_path) -> None:
+    """run_isolated's watchdog ends the process inside the hanging case; the resumed run names it faulted, runs the
+    last case, and the first case's parity record is kept."""
+    out = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    runner = ("import sys; from gpu_run.isolation import run_resumed; "
+              "sys.exit(run_resumed(sys.argv[2:], sys.argv[1], '--resume'))")
+    proc = subprocess.run([sys.executable, "-c", runner, str(out), sys.executable, "-c", DRIVER, str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    seen: dict[str, list[str]] = {}
+    for r in case_records(out):
+        seen.setdefault(r.item.split(" | ")[1], []).append(r.state)
+    assert seen == {"first": [CASE_STARTED, CASE_DONE], "hangs": [CASE_STARTED, CASE_FAULTED],
+                    "last": [CASE_STARTED, CASE_DONE]}
+    parity = [r for r in read(out / JOURNAL_NAME)[0] if isinstance(r, ParityRecord)]
+    assert sorted(r.case for r in parity) == ["first", "last"] and all(r.passed for r in parity)

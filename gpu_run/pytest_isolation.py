@@ -1,10 +1,10 @@
-"""The pytest side of :mod:`bench.isolation`: each test journaled started / done / faulted, with a time limit.
+"""The pytest side of :mod:`gpu_run.isolation`: each test journaled started / done / faulted, with a time limit.
 
-``python -m pytest -p bench.pytest_isolation --case-journal DIR --case-limit S ...``: every test gets a
-:class:`~bench.records.CaseRecord` pair in ``DIR/results.jsonl``; a test that raises is followed by a probe of the
-CUDA context, and a poisoned context ends the process (:data:`bench.isolation.RESUME_RC`) after recording the test
+``python -m pytest -p gpu_run.pytest_isolation --case-journal DIR --case-limit S ...``: every test gets a
+:class:`~gpu_run.records.CaseRecord` pair in ``DIR/results.jsonl``; a test that raises is followed by a probe of the
+CUDA context, and a poisoned context ends the process (:data:`gpu_run.isolation.RESUME_RC`) after recording the test
 as faulted; a test past ``S`` seconds ends the process (a traceback first).  Tests already recorded in the journal
-are deselected, so ``python -m bench.isolation --out DIR -- python -m pytest ...`` goes on after the faulting one.
+are deselected, so ``python -m gpu_run.isolation --out DIR -- python -m pytest ...`` goes on after the faulting one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bench.isolation import RESUME_RC, CaseLog, arm_watchdog, context_problem, disarm_watchdog
+from gpu_run.isolation import RESUME_RC, CaseLog, arm_watchdog, context_problem, disarm_watchdog
 
 _FAILED = pytest.StashKey[str]()  # why the running test failed ("" while it has not)
 # the real stderr, duplicated before pytest captures it: the watchdog's traceback must reach the step log
@@ -23,10 +23,10 @@ _STDERR = os.fdopen(os.dup(2), "w")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("isolation", "bench.isolation: one test's fault cannot take the rest")
+    group = parser.getgroup("isolation", "gpu_run.isolation: one test's fault cannot take the rest")
     group.addoption("--case-journal", type=Path, default=None,
                     help="results directory whose results.jsonl records each test started / done / faulted; tests "
-                    "already recorded there are skipped (rerun with python -m bench.isolation)")
+                    "already recorded there are skipped (rerun with python -m gpu_run.isolation)")
     group.addoption("--case-limit", type=float, default=None,
                     help="seconds one test may take; past it the process ends and the test is recorded as faulted")
     group.addoption("--case-part", default="tests", help="the part name the records carry")

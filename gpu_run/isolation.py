@@ -2,17 +2,17 @@
 the item it happened in.
 
 A CUDA fault (an illegal address, a device-side assert) poisons the process's CUDA context: every later kernel in
-that process fails, the reference included.  So each isolated item is bracketed by :class:`~bench.records.
+that process fails, the reference included.  So each isolated item is bracketed by :class:`~gpu_run.records.
 CaseRecord`\\ s in the step's journal (``results.jsonl``): ``started`` before it runs, ``done`` after.  After an item
 that raised, :func:`context_problem` probes the context; when it is poisoned the item is recorded ``faulted`` and
 the process exits with :data:`RESUME_RC`.  A process that ends inside an item (a crash, or the per-item watchdog of
 :func:`arm_watchdog`, which ends it after ``limit`` seconds with a traceback of every thread) leaves a ``started``
-without an end.  :func:`run_resumed` (``python -m bench.isolation -- COMMAND``) reruns the command in a fresh process
+without an end.  :func:`run_resumed` (``python -m gpu_run.isolation -- COMMAND``) reruns the command in a fresh process
 while either happened; the rerun (:class:`CaseLog` with ``resume``) records the unfinished item as ``faulted`` --
 the journal names it -- and skips every item that already has a record, so each rerun makes progress.
 
-The benchmark (``python -m bench --resume --case-limit S``) and pytest (``-p bench.pytest_isolation --case-journal
-DIR --case-limit S``) use it; ``bench/gpu.sh`` runs the steps that can fault through
+The benchmark (``python -m bench --resume --case-limit S``) and pytest (``-p gpu_run.pytest_isolation
+--case-journal DIR --case-limit S``) use it; ``bench/gpu.sh`` runs the steps that can fault through
 :func:`run_resumed`.
 """
 
@@ -29,11 +29,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.journal import Journal, journal_path, read
-from bench.records import CASE_DONE, CASE_FAULTED, CASE_STARTED, CaseRecord
+from gpu_run.journal import Journal, journal_path, read_dicts
+from gpu_run.records import CASE_DONE, CASE_FAULTED, CASE_STARTED, CaseRecord
 
 RESUME_RC = 3  # "a fault ended this process after its item was recorded: rerun me to go on"
-RUN_ENV = "BENCH_ISOLATION_RUN"  # :func:`run_resumed` names its run here for every process it starts
+RUN_ENV = "GPU_RUN_ISOLATION_RUN"  # :func:`run_resumed` names its run here for every process it starts
 _OWN_RUN = uuid.uuid4().hex  # a process started by anything else is a run of its own
 MAX_RUNS = 64  # reruns of one command at most (each one records at least one item as faulted)
 ENDED_INSIDE = "its process ended inside it (killed at its time limit, or a crash); see the step log"
@@ -72,11 +72,16 @@ def current_run() -> str:
     return os.environ.get(RUN_ENV) or _OWN_RUN
 
 
+def case_records(out_dir: Path) -> list[CaseRecord]:
+    """The case records of ``<out_dir>/results.jsonl``, in order (the other kinds of records are left out)."""
+    return [CaseRecord.from_dict(d) for d in read_dicts(journal_path(out_dir))[0] if d.get("kind") == CaseRecord.kind]
+
+
 def _states(out_dir: Path, part: str, run: str) -> dict[str, str]:
     """item -> its last state, for one part of one run in a journal."""
     last: dict[str, str] = {}
-    for record in read(journal_path(out_dir))[0]:
-        if isinstance(record, CaseRecord) and record.part == part and record.run == run:
+    for record in case_records(out_dir):
+        if record.part == part and record.run == run:
             last[record.item] = record.state
     return last
 
@@ -86,15 +91,14 @@ def unfinished(out_dir: Path, run: str | None = None) -> list[tuple[str, str]]:
     process ended inside it)."""
     run = run or current_run()
     last: dict[tuple[str, str], str] = {}
-    for record in read(journal_path(out_dir))[0]:
-        if isinstance(record, CaseRecord) and record.run == run:
+    for record in case_records(out_dir):
+        if record.run == run:
             last[(record.part, record.item)] = record.state
     return [key for key, state in last.items() if state == CASE_STARTED]
 
 
 def _faulted(out_dir: Path, run: str) -> int:
-    return sum(isinstance(r, CaseRecord) and r.run == run and r.state == CASE_FAULTED
-               for r in read(journal_path(out_dir))[0])
+    return sum(r.run == run and r.state == CASE_FAULTED for r in case_records(out_dir))
 
 
 class CaseLog:
@@ -161,14 +165,13 @@ def run_resumed(command: Sequence[str], out_dir: Path, resume_flag: str | None =
 
 def faults(out_dir: Path) -> list[str]:
     """One line per faulted item of a journal: its part, the item, why."""
-    return [f"FAULTED {r.part}: {r.item}: {r.note}" for r in read(journal_path(out_dir))[0]
-            if isinstance(r, CaseRecord) and r.state == CASE_FAULTED]
+    return [f"FAULTED {r.part}: {r.item}: {r.note}" for r in case_records(out_dir) if r.state == CASE_FAULTED]
 
 
 # --------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.isolation", description=run_resumed.__doc__.split(";")[0],
-                                     epilog="e.g. python -m bench.isolation --out DIR --resume-flag=--resume -- "
+    parser = argparse.ArgumentParser(prog="python -m gpu_run.isolation", description=run_resumed.__doc__.split(";")[0],
+                                     epilog="e.g. python -m gpu_run.isolation --out DIR --resume-flag=--resume -- "
                                      "python -m bench --plan gpu-quick --suites kernels --append --out DIR")
     parser.add_argument("--out", type=Path, required=True, help="the results directory the command journals into")
     parser.add_argument("--resume-flag", default=None, help="argument appended to the command when it is rerun")

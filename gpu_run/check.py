@@ -1,29 +1,30 @@
-"""``python -m bench.gpu check``: the first step of ``bench/gpu.sh`` -- the machine, and the Triton kernels built.
+"""``python -m gpu_run.check``: the first step of a short GPU run -- the machine, and the Triton kernels built.
 
-``--backend triton`` (the first step): the machine and the v1 / CQA kernels; ``--backend triton-v2`` (the
-``v2-build`` step, after every v1 measurement): the v2 recurrence alone -- the riskiest build runs last.
-Appends to ``<out>/results.jsonl`` (:mod:`bench.journal`), one record as soon as each fact is known:
+``--backend triton`` (the first step): the machine and the v1 / CQA kernels; ``--backend triton-v2`` (a late
+step): the v2 recurrence alone -- the riskiest build runs last.  Appends to ``<out>/results.jsonl``
+(:mod:`gpu_run.journal`) one :class:`~gpu_run.records.CheckRecord` as soon as each fact is known:
 
-* (``--backend triton`` only) ``environment`` -- device, versions, commit (:func:`bench.records.environment`) and
-  ``nvidia-smi``'s view;
-* ``memory bandwidth`` -- the nominal HBM figure of the device (:mod:`bench.hardware`, None when the device is
-  not in the table) and a measured device-to-device copy;
-* ``warm Triton cache`` -- ``python -m bench.compile --warm --sources ...`` compiles the kernels of the backend
-  (v1 and CQA; or v2 at every group size its launcher tries) on all cores at once, into Triton's cache;
-  its report (registers, spills, shared memory on this machine's Triton and ptxas) goes to
-  ``<out>/compile/``.  Optional: when it fails the builds below just compile for themselves (the check is
-  recorded, the exit status ignores it);
+* (``--backend triton`` only) ``environment`` -- device, versions, commit (:func:`gpu_run.machine.environment`)
+  and ``nvidia-smi``'s view;
+* ``memory bandwidth`` -- the nominal HBM figure of the device (None when the device is not in the table) and a
+  measured device-to-device copy (:mod:`gpu_run.machine`);
+* ``warm Triton cache`` -- ``python -m compile_report --warm --sources ...`` compiles the kernels of the backend
+  (v1 and CQA; or v2 at every group size its launcher tries) on all cores at once, into Triton's cache; its
+  report (registers, spills, shared memory on this machine's Triton and ptxas) goes to ``<out>/compile/``.
+  Optional: when it fails the builds below just compile for themselves (the check is recorded, the exit status
+  ignores it);
 * ``build <op> <backend> <dtype>`` -- the op run forward + backward and forward under ``no_grad`` through the
-  backend (``triton``: MS-LSTM and CQA; ``triton-v2``: the MS-LSTM in bf16, see ``V2_DTYPES``) at the GPU
-  shapes (H = 256, D = 512, B = 16, CQA d = 512, N = 12), every output and gradient finite; the seconds
-  include Triton's compilation.  It leaves the compiled kernels in Triton's on-disk cache, so the later steps
-  load instead of compiling.  For ``triton-v2`` the record also holds the group plan the
-  launcher picked (``kernels.ms_lstm.resident.forward_plan`` / ``backward_plan``; None = it fell back to v1).
-  Each (op, backend, dtype) builds in its own worker and is recorded when it finishes, so a slow build holds back
-  no other record.
+  backend (``triton``: MS-LSTM and CQA; ``triton-v2``: the MS-LSTM in bf16, see ``V2_DTYPES``) at
+  :data:`GPU_BUILD` (the benchmark's kernel shapes: a test of the benchmark holds them equal), every output and
+  gradient finite; the seconds include Triton's compilation.  It leaves the compiled kernels in Triton's on-disk
+  cache, so the later steps load instead of compiling.  For ``triton-v2`` the record also holds the group plan
+  the launcher picked (``kernels.ms_lstm.resident.forward_plan`` / ``backward_plan``; None = it fell back to
+  v1).  Each (op, backend, dtype) builds in its own worker and is recorded when it finishes, so a slow build
+  holds back no other record.
 
-On a CPU (``--device cpu``) the same runs go through the Triton interpreter at tiny shapes -- the flow, not
-the GPU, is what that tests.  Exit status 0 when every check passed, 1 otherwise.
+On a CPU (``--device cpu``) the same runs go through the Triton interpreter at :data:`INTERPRETER_BUILD` -- the
+flow, not the GPU, is what that tests.  Exit status 0 when every check passed, 1 otherwise, 2 without the
+device asked for.
 """
 
 from __future__ import annotations
@@ -32,20 +33,42 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gpu_run.records import CheckRecord
+
 OPS = ("ms_lstm", "cqa")
 DTYPES = ("bf16", "fp32")
+V2 = "triton-v2"  # the second MS-LSTM recurrence (kernels.backends), built in a step of its own
 # triton-v2 is built in bf16 only: in fp32 its launcher compiles five group sizes (one for minutes, see
 # bench/results/compile-sm90/report.md) and then runs v1: no group size can run at the bench shapes
 V2_DTYPES = ("bf16",)
 WARM_LIMIT_S = 60  # the parallel compile of every kernel the bench launches; the builds compile what it left
-WARM_SOURCES = {"triton": "ms_lstm,cqa", "triton-v2": "v2"}  # bench.compile --sources of each backend's kernels
+WARM_SOURCES = {"triton": "ms_lstm,cqa", V2: "v2"}  # compile_report --sources of each backend's kernels
+
+
+@dataclass(frozen=True)
+class BuildShape:
+    """The sizes one build runs at: batch B, frames T, width D (MS-LSTM hidden D / 2), scales S, words N."""
+
+    batch: int
+    frames: int
+    dim: int
+    scales: int
+    words: int
+
+
+# Triton specializes a kernel on its constexprs (D, H, S, N, dtype): built at the benchmark's sizes, the kernels
+# the benchmark launches are the ones left in the cache.  T is a runtime argument: one build serves every length.
+GPU_BUILD = BuildShape(batch=16, frames=64, dim=512, scales=3, words=12)
+INTERPRETER_BUILD = BuildShape(batch=2, frames=8, dim=16, scales=3, words=5)
 
 
 def _nvidia_smi() -> str:
@@ -94,13 +117,11 @@ def build_one(op: str, backend: str, dtype_name: str, device_name: str) -> dict[
     import torch
 
     import kernels
-    from bench.suites.kernels import DTYPE_NAMES, GPU_SHAPES, INTERPRETER_SHAPES, V2
 
     device = torch.device(device_name)
-    dtype = DTYPE_NAMES[dtype_name]
-    shapes = GPU_SHAPES if device.type == "cuda" else INTERPRETER_SHAPES
-    B, D, S, N = shapes.batch, shapes.dim, shapes.scales, shapes.words
-    T = 64 if device.type == "cuda" else shapes.lstm_lengths[0]  # T is a runtime argument: one build serves all
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name]
+    shape = GPU_BUILD if device.type == "cuda" else INTERPRETER_BUILD
+    B, T, D, S, N = shape.batch, shape.frames, shape.dim, shape.scales, shape.words
     gen = torch.Generator().manual_seed(0)
     lengths = torch.randint(T // 2, T + 1, (B,), generator=gen)
     lengths[0] = T
@@ -149,9 +170,8 @@ def build_one(op: str, backend: str, dtype_name: str, device_name: str) -> dict[
 
 def _machine(journal: Any, device: Any, env: dict[str, Any]) -> None:
     """The environment and memory-bandwidth records."""
-    from bench.hardware import copy_bandwidth, nominal_bandwidth
-    from bench.records import CheckRecord
-    from bench.records import device_name as name_of
+    from gpu_run.machine import copy_bandwidth, nominal_bandwidth
+    from gpu_run.machine import device_name as name_of
 
     start = time.perf_counter()
     smi = _nvidia_smi() if device.type == "cuda" else "cpu run"
@@ -171,12 +191,10 @@ def _machine(journal: Any, device: Any, env: dict[str, Any]) -> None:
 
 
 def _warm(journal: Any, out_dir: Path, device: Any, backend: str, env: dict[str, Any]) -> None:
-    """``python -m bench.compile --warm`` for the backend's kernels (optional: recorded, never fails the step)."""
-    from bench.records import CheckRecord
-
+    """``python -m compile_report --warm`` for the backend's kernels (optional: recorded, never fails the step)."""
     start = time.perf_counter()
     if device.type == "cuda":
-        cmd = [sys.executable, "-m", "bench.compile", "--warm", "--sources", WARM_SOURCES[backend],
+        cmd = [sys.executable, "-m", "compile_report", "--warm", "--sources", WARM_SOURCES[backend],
                "--deadline", str(WARM_LIMIT_S - 10), "--out", str(out_dir / "compile" / backend)]
         try:  # --deadline kills its own workers; the timeout is the backstop
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WARM_LIMIT_S)
@@ -197,12 +215,12 @@ def check(out_dir: Path, device_name: str, jobs: int, backend: str = "triton") -
         os.environ.setdefault("TRITON_INTERPRET", "1")
     import torch
 
-    from bench.journal import Journal
-    from bench.records import CheckRecord, environment
+    from gpu_run.journal import Journal
+    from gpu_run.machine import environment
 
     device = torch.device(device_name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print("python -m bench.gpu: torch sees no CUDA device", file=sys.stderr)
+        print("python -m gpu_run.check: torch sees no CUDA device", file=sys.stderr)
         return 2
     journal = Journal(out_dir)
     env = environment(device)
@@ -210,7 +228,6 @@ def check(out_dir: Path, device_name: str, jobs: int, backend: str = "triton") -
         _machine(journal, device, env)
 
     import kernels
-    from bench.suites.kernels import V2
 
     if backend == V2 and V2 not in kernels.backend_names():
         journal.append(CheckRecord(f"build {V2}", False, 0.0, f"{V2} is not a registered backend", {}, env))
@@ -240,18 +257,19 @@ def check(out_dir: Path, device_name: str, jobs: int, backend: str = "triton") -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.gpu", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    chk = sub.add_parser("check", help="environment, memory bandwidth, every Triton kernel built and run")
-    chk.add_argument("--out", type=Path, required=True, help="results directory (results.jsonl is appended to)")
-    chk.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu (interpreter, tiny shapes)")
-    chk.add_argument("--jobs", type=int, default=6, help="worker processes building kernels in parallel")
-    chk.add_argument("--backend", default="triton", choices=sorted(WARM_SOURCES),
-                     help="triton: the machine, then the v1 and CQA kernels (first step); triton-v2: the v2 "
-                     "recurrence alone (a late step)")
+    parser = argparse.ArgumentParser(prog="python -m gpu_run.check", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="results directory (results.jsonl is appended to)")
+    parser.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu (interpreter, tiny shapes)")
+    parser.add_argument("--jobs", type=int, default=6, help="worker processes building kernels in parallel")
+    parser.add_argument("--backend", default="triton", choices=sorted(WARM_SOURCES),
+                        help="triton: the machine, then the v1 and CQA kernels (first step); triton-v2: the v2 "
+                        "recurrence alone (a late step)")
     args = parser.parse_args(argv)
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
+        parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     return check(args.out, args.device, args.jobs, args.backend)
-
 
 if __name__ == "__main__":
     sys.exit(main())
