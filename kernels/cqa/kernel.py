@@ -42,9 +42,8 @@ MASK = tl.constexpr(MASK_VALUE)
 MAX_BLOCK_T = 64
 MAX_BLOCK_D = 32
 MIN_DOT = 16  # tl.dot needs every tile dimension >= 16
-# Launch shapes picked from ptxas register / spill / shared-memory reports (sm_80 and sm_90, fp32 and fp16,
-# BLOCK_N = 32): no spills except a few hundred bytes in the fp32 "ieee" backward, <= 64 KB shared memory.
-# Not timed on a GPU yet.
+# Launch shapes picked from the offline compile report's registers / shared memory per architecture
+# (python -m compile_report --arch ...; figures in bench/results/compile-*/report.md), not yet from GPU timings.
 NUM_STAGES = 2
 NUM_WARPS = {"scores": 4, "column": 4, "rows": 8, "bwd_column": 8, "bwd_rows": 8, "bwd_query": 4}
 

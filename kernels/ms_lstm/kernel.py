@@ -259,9 +259,9 @@ def _tl_dtype(dtype: torch.dtype) -> tl.dtype:
 
 
 def _recurrent_config(hidden: int) -> dict[str, int]:
-    """Block sizes of the recurrent kernels, from the offline sm_90 compile report (bench/results/compile-sm90):
-    at H = 256, 8 warps, 3 pipeline stages of the W_hh K-chunks use fewer registers than 2 (bf16 backward 254 ->
-    200) and remove the TF32 forward's spill; fp16 / bf16 do not spill; the fp32 backward keeps ~80 B."""
+    """Block sizes of the recurrent kernels: 8 warps and 3 pipeline stages of the W_hh K-chunks at H = 256, chosen
+    for fewer registers and no spill in the offline compile report (``python -m compile_report``; its figures:
+    bench/results/compile-sm90/report.md)."""
     block_h = max(16, triton.next_power_of_2(hidden))
     return {"BLOCK_H": block_h, "BLOCK_K": 16, "num_warps": 4 if block_h <= 32 else 8, "num_stages": 3}
 
