@@ -13,7 +13,6 @@ import argparse
 import datetime
 import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any
 from compile_report.compiled import Row, compile_unit, worker_env
 from compile_report.launches import CQA, DTYPES, MS_LSTM, SOURCES, V2_SM_COUNT
 from compile_report.report import failures, write
+from gpu_run.machine import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -61,14 +61,6 @@ def _local_arch() -> Any:
     props = torch.cuda.get_device_properties(0)
     capability = props.major * 10 + props.minor
     return ArchLimits(f"sm_{capability}", capability, props.shared_memory_per_block_optin, props.name)
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=REPO,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _names(text: str, allowed: Any, option: str, parser: argparse.ArgumentParser) -> list[str]:
@@ -127,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "command": " ".join(["python -m compile_report", *(sys.argv[1:] if argv is None else argv)]),
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(), "triton": triton.__version__, "torch": torch.__version__,
+        "git_commit": git_commit(), "triton": triton.__version__, "torch": torch.__version__,
         "archs": [a.arch for a in targets], "where": f"on this machine's {targets[0].examples}" if gpu else "offline",
         "seconds": round(time.perf_counter() - start, 1),
         "cache": "Triton's own (compile seconds include hits)" if args.warm or args.keep_cache else "empty at start",
