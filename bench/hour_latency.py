@@ -15,7 +15,6 @@ does not depend on the values.  Prints a table and writes it as JSON (``--json``
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from statistics import median
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from engine import Localizer
-from engine.atomic import atomic_output
+from engine.atomic import write_json
 from engine.inference import batch_inputs, prepare_request
 
 HOUR_S = 3600.0
@@ -91,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     results["query_encoding_share"] = query_encoding_share(loc, features, args.repeats)
     print(f"query encoding: {100 * results['query_encoding_share']:.1f} % of a batch's PyTorch forward")
     if args.json:
-        with atomic_output(args.json) as tmp:
-            Path(tmp).write_text(json.dumps(results, indent=1))
+        write_json(results, args.json)
     return 0
 
 

@@ -14,12 +14,11 @@ them as JSON (``--json``).  README "Long videos" quotes the default runs' figure
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from engine import Localizer
-from engine.atomic import atomic_output
+from engine.atomic import write_json
 from engine.data.long_videos import FILLERS, Request, Truth, long_video_requests, synthetic_test_split
 from engine.metrics import METRIC_NAMES, evaluate
 
@@ -79,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             row(f"{where}, windows", long_, long_truth, "windows")
             row(f"{where}, resampled to {max_clips}", long_, long_truth, "resample")
     if args.json:
-        with atomic_output(args.json) as tmp:
-            Path(tmp).write_text(json.dumps(results, indent=1))
+        write_json(results, args.json)
     return 0
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -27,6 +29,13 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_directory(path.parent)
+
+
+def write_json(obj: Any, path: str | Path, indent: int = 2) -> Path:
+    """``obj`` as indented JSON at ``path``, written atomically (:func:`atomic_output`); returns ``path``."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=indent) + "\n")
+    return Path(path)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from demo.cli import add_demo_parser, run_demo
-from engine.atomic import atomic_output
+from engine.atomic import atomic_output, write_json
 from engine.checkpoint import BEST, LAST, config_of, read_checkpoint, read_training_state, resolve_checkpoint
 from engine.config import Config, KernelChoice, WindowPolicy, field_help, section_names
 from engine.inference import DEFAULT_K, Query, QueryWarning
@@ -296,7 +296,7 @@ def report_evaluation(trainer: Any, cfg: Config, ckpt: dict[str, Any]) -> int:
             print(metrics_table("validation split: R@1 at IoU 0.3 / 0.5 / 0.7 and mIoU (%)", [(label, val.metrics)]))
         print(results_table(cfg, results["test"], results["baselines"], label))
         out = Path(ckpt["path"]).parent / "eval_metrics.json"
-        out.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(results, out)
         print(f"metrics in {out}")
     return 0
 

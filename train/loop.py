@@ -18,7 +18,6 @@ Choices (documented for users):
 from __future__ import annotations
 
 import copy
-import json
 import math
 import random
 import time
@@ -35,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from engine.atomic import write_json
 from engine.checkpoint import (
     BEST,
     LAST,
@@ -414,10 +414,6 @@ def epoch_line(record: dict[str, Any], epochs: int, improved: bool, split: str =
     return (f"epoch {record['epoch']:>3}/{epochs}  loss {record['loss_total']:.4f}  "
             f"{record['samples_per_s']:.1f} samples/s  {split} R1@0.3 {val['R1@0.3']:.2f}  R1@0.5 {val['R1@0.5']:.2f}  "
             f"R1@0.7 {val['R1@0.7']:.2f}  mIoU {val['mIoU']:.2f}" + ("  *best" if improved else ""))
-
-
-def write_json(obj: Any, path: Path) -> None:
-    path.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def write_config(cfg: Config, run_dir: Path) -> None:
