@@ -6,9 +6,9 @@ sliding windows of ``data.max_clips`` clips, the windows run as batches of ``inf
 merged across windows.  Timed for ``engine.Localizer`` (PyTorch) and, with ``--onnx``, ``export.OnnxLocalizer``
 (ONNX Runtime) on ``--threads`` CPU threads; the median of ``--repeats`` runs after one warm-up.
 
-Every window row carries the query's word ids and the models encode the query once per row (their forward
-takes one query per row); ``query encoding`` reports the share of a batch's PyTorch forward spent in the
-query encoder (``encode_query``), measured on the same rows.  Clip features are random: the models' cost
+A batch carries the query once and the models encode it once for all its window rows (``query_row``, the
+network contract of :mod:`engine.models.spec`); ``query encoding`` reports the share of a batch's PyTorch forward
+spent in the query encoder (``encode_query``), measured on the same batch.  Clip features are random: the models' cost
 does not depend on the values.  Prints a table and writes it as JSON (``--json``).
 """
 

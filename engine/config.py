@@ -29,7 +29,7 @@ DatasetName = Literal["synthetic", "charades", "tacos", "custom", "detr"]
 Amp = Literal["auto", "bf16", "fp16", "off"]
 BUILTIN_GLOVE = "builtin"
 WindowPolicy = Literal["auto", "windows", "resample"]
-AbsentSource = Literal["own", "others"]
+AbsentSource = Literal["own", "others", "similar"]
 SyntheticVersion = Literal[1, 2]
 
 
@@ -184,7 +184,8 @@ class TrainConfig(Section):
         "teaches the presence score that ranks the windows of a long video (0 = off, the papers' training)")
     absent_source: AbsentSource = option(
         "own", "what an absent window is: own = the sample's video with the queried moment cut out (its scene and "
-        "look-alikes kept); others = a stretch of other training videos' clips (engine/data/absent.py)")
+        "look-alikes kept); others = a stretch of other training videos' clips; similar = other videos' clips around a "
+        "moment whose sentence shares some of the query's content words (engine/data/absent.py)")
     mixed_fraction: float = option(
         0.0, "share of the training samples shown inside a window of data.max_clips clips filled with other "
         "videos' clips, as in the windows of a long video (engine/data/absent.py; 0 = off)")

@@ -22,12 +22,18 @@ Long videos (``config.infer``; T clips, M = ``data.max_clips``):
 * otherwise (``"resample"``, or ``"auto"`` with M < T <= 2 M): the video is average-pooled to M clips
   (:func:`engine.data.resample_clips`); spans are then multiples of ``duration / M``.
 
-Scores are ``presence x P_start(s) x P_end(e)``: the boundary probabilities are a softmax within the segment
-that proposed the span, so every segment has a confident best span; ``presence`` (the sigmoid of the model's
-``presence_logits``, :mod:`engine.heads`) says whether the segment holds the queried moment at all and is
-what ranks one window's spans against another's (docs/design.md §11.1).  Within one segment it is a common
-factor: the ranking of a video that fits one segment is ``P_start x P_end``'s.  A runtime without presence
-(an export made before it existed) scores ``P_start x P_end``.  Without windows the top-k spans are returned as
+Scores (docs/design.md §11.1): a span (s, e) is ranked by its **presence**, the mean of the model's inner
+(inside-the-moment) logits over its clips, plus ``log(P_start(s) x P_end(e))``; the score it reports is the
+sigmoid of that sum.  The boundary probabilities are a softmax within the segment that proposed the span, so
+every segment has a confident best span; the inner logits come from a per-clip BCE, an absolute scale that
+compares across segments (the windows of a long video), and say whether the span's clips are the queried
+moment at all.  They enter as log-odds, not as probabilities: confident spans have probabilities of
+0.99-0.99998, whose product with P_start x P_end would rank them by P_start x P_end alone.  A runtime without
+the inner logits (an export made before they were one of its outputs) uses its window's presence logit, the
+largest inner logit (:mod:`engine.heads`), the same for all the window's spans; one without either scores
+``P_start x P_end``.  A video that fits one segment gets the segment's ``MIN_CANDIDATES`` (at least ``4 k``)
+best spans by ``P_start x P_end`` ranked by the score; a long video's windows each propose as many, merged by
+the score with NMS.  Without windows the top-k spans are returned as
 they are (no NMS), exactly as the model ranks them.
 """
 
@@ -47,7 +53,7 @@ import torch
 from engine.config import Config, WindowPolicy
 from engine.data.clip_rate import EXTRACTION_FILE, RATE_TOLERANCE, read_extraction
 from engine.data.features import FeatureFileError, check_clip_features, read_feature_file, resample_clips
-from engine.decoding import index_to_seconds, temporal_nms, topk_spans
+from engine.decoding import temporal_nms, topk_spans
 from engine.models import MODEL_INPUTS, ModelSpec, model_spec
 from engine.text import TextProcessor
 from engine.vocab import UNK_ID
@@ -269,20 +275,27 @@ def prepare_request(
 def batch_inputs(
     rows: Sequence[tuple[Request, Segment]], device: str | torch.device = "cpu"
 ) -> dict[str, torch.Tensor]:
-    """The :data:`MODEL_INPUTS` of a batch of (request, segment) rows, zero-padded with prefix masks."""
+    """The :data:`MODEL_INPUTS` of a batch of (request, segment) rows, zero-padded with prefix masks: a video row
+    per segment, each distinct query (word ids and classes) once, in the order the rows first ask it, and
+    ``query_row``, each row's query -- the model encodes a query once for all the windows that ask it."""
+    queries: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}  # (word ids, word classes) -> its index
+    query_row = np.array([queries.setdefault((tuple(request.word_ids), tuple(request.word_class)), len(queries))
+                          for request, _ in rows], dtype=np.int64)
     clips = max(segment.features.shape[0] for _, segment in rows)
-    words = max(len(request.word_ids) for request, _ in rows)
+    words = max(len(word_ids) for word_ids, _ in queries)
     dv = rows[0][1].features.shape[1]
     video = np.zeros((len(rows), clips, dv), dtype=np.float32)
     video_mask = np.zeros((len(rows), clips), dtype=bool)
-    ids = np.zeros((len(rows), words), dtype=np.int64)
-    classes = np.zeros((len(rows), words), dtype=np.int64)
-    word_mask = np.zeros((len(rows), words), dtype=bool)
-    for i, (request, segment) in enumerate(rows):
-        length, n = segment.features.shape[0], len(request.word_ids)
+    ids = np.zeros((len(queries), words), dtype=np.int64)
+    classes = np.zeros((len(queries), words), dtype=np.int64)
+    word_mask = np.zeros((len(queries), words), dtype=bool)
+    for i, (_, segment) in enumerate(rows):
+        length = segment.features.shape[0]
         video[i, :length], video_mask[i, :length] = segment.features, True
-        ids[i, :n], classes[i, :n], word_mask[i, :n] = request.word_ids, request.word_class, True
-    arrays = (video, video_mask, ids, word_mask, classes)
+    for q, (word_ids, word_class) in enumerate(queries):
+        n = len(word_ids)
+        ids[q, :n], classes[q, :n], word_mask[q, :n] = word_ids, word_class, True
+    arrays = (video, video_mask, ids, word_mask, classes, query_row)
     return {name: torch.from_numpy(a).to(device) for name, a in zip(MODEL_INPUTS, arrays, strict=True)}
 
 
@@ -300,8 +313,25 @@ class RowOutput:
 
     @property
     def presence_prob(self) -> float:
-        """``sigmoid(presence)``, the factor of this row's span scores (1 without a presence output)."""
+        """``sigmoid(presence)``: the probability this row holds the queried moment (1 without a presence output)."""
         return 1.0 if self.presence is None else 1.0 / (1.0 + math.exp(-self.presence))
+
+    def rank_spans(self, start: torch.Tensor, end: torch.Tensor, joint: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ranking key, score) of this row's spans ``start..end`` (clip indices) from their ``P_start x P_end``
+        (module docstring), float64: the mean inner logit over the span (else the row's presence logit) plus
+        ``log(joint)``, and its sigmoid; with neither, ``log(joint)`` and ``joint``.  Spans are ranked by the
+        key, which keeps its order where the sigmoid rounds to 1."""
+        key = joint.double().log()
+        inner = self.curves.get("inner")
+        if inner is not None:
+            total = torch.cat([inner.new_zeros(1), inner]).double().cumsum(0)
+            key = key + (total[end + 1] - total[start]) / (end - start + 1)
+        elif self.presence is not None:
+            key = key + self.presence
+        else:
+            return key, joint.double()
+        return key, torch.sigmoid(key)
 
 
 def split_rows(outputs: Mapping[str, Any], lengths: Sequence[int], spec: ModelSpec) -> list[RowOutput]:
@@ -326,29 +356,24 @@ def split_rows(outputs: Mapping[str, Any], lengths: Sequence[int], spec: ModelSp
 def decode_request(request: Request, rows: Sequence[RowOutput]) -> Prediction:
     """The request's spans (module docstring) and curves from the outputs of its segments, in order."""
     spc = request.duration / request.clips
-    if request.mode != "windows":
-        (row,) = rows
-        valid = torch.ones(1, row.start.shape[0], dtype=torch.bool)
-        s, e, score = topk_spans(row.start[None], row.end[None], valid, request.k)
-        start_s, end_s = index_to_seconds(s[0], e[0], torch.tensor(request.clips), torch.tensor(request.duration))
-        spans = list(zip(start_s.tolist(), end_s.tolist(), (score[0].double() * row.presence_prob).tolist(),
-                         strict=True))
+    candidates, keys, scores, cut = [], [], [], []
+    for segment, row in zip(request.segments, rows, strict=True):
+        length = row.start.shape[0]
+        n = min(length * (length + 1) // 2, max(MIN_CANDIDATES, CANDIDATES_PER_SPAN * request.k))
+        s, e, joint = topk_spans(row.start[None], row.end[None], torch.ones(1, length, dtype=torch.bool), n)
+        key, score = row.rank_spans(s[0], e[0], joint[0])
+        candidates.append(torch.stack([(s[0] + segment.offset).double(), (e[0] + segment.offset + 1).double()], 1))
+        keys.append(key)
+        scores.append(score)
+        # a span on a window edge inside the video may be a moment cut off by the window
+        cut.append(((s[0] == 0) & (segment.offset > 0)) | ((e[0] == length - 1) &
+                                                            (segment.offset + length < request.clips)))
+    bounds, keys_all, scores_all = torch.cat(candidates) * spc, torch.cat(keys), torch.cat(scores)
+    if request.mode != "windows":  # one segment: its best spans by score, as they are
+        kept = torch.sort(keys_all, descending=True, stable=True).indices[:request.k]
     else:
-        candidates, scores, cut = [], [], []
-        for segment, row in zip(request.segments, rows, strict=True):
-            length = row.start.shape[0]
-            n = min(length * (length + 1) // 2, max(MIN_CANDIDATES, CANDIDATES_PER_SPAN * request.k))
-            valid = torch.ones(1, length, dtype=torch.bool)
-            s, e, score = topk_spans(row.start[None], row.end[None], valid, n)
-            first = (s[0] + segment.offset).double()
-            candidates.append(torch.stack([first * spc, (e[0] + segment.offset + 1).double() * spc], dim=1))
-            scores.append(score[0].double() * row.presence_prob)
-            # a span on a window edge inside the video may be a moment cut off by the window
-            cut.append(((s[0] == 0) & (segment.offset > 0)) | ((e[0] == length - 1) &
-                                                                (segment.offset + length < request.clips)))
-        spans_s, scores_all = torch.cat(candidates), torch.cat(scores)
-        kept = temporal_nms(spans_s, scores_all, request.nms_iou, request.k, demoted=torch.cat(cut))
-        spans = [(float(spans_s[i, 0]), float(spans_s[i, 1]), float(scores_all[i])) for i in kept.tolist()]
+        kept = temporal_nms(bounds, keys_all, request.nms_iou, request.k, demoted=torch.cat(cut))
+    spans = [(float(bounds[i, 0]), float(bounds[i, 1]), float(scores_all[i])) for i in kept.tolist()]
     spans = [(float(a), min(float(b), request.duration), float(c)) for a, b, c in spans]
     presence = [row.presence_prob for row in rows] if rows[0].presence is not None else []
     return Prediction(spans, request.clips, request.duration, request.video_clips, request.mode,
@@ -404,8 +429,8 @@ class BaseLocalizer:
         ``features`` (T, video_dim) are the video's clip features; a video longer than ``data.max_clips``
         is cut into sliding windows or resampled (``config.infer``, module docstring).  ``duration``
         (seconds) maps clips to seconds; None means T x the checkpoint's ``data.clip_seconds`` (one second
-        per clip where it is unknown).  ``score`` is
-        ``presence x P_start(s) x P_end(e)`` (module docstring).  Fewer than ``k`` come back when fewer spans
+        per clip where it is unknown).  ``score`` is ``sigmoid(mean inner logit over the span + log(P_start(s) x
+        P_end(e)))`` (module docstring).  Fewer than ``k`` come back when fewer spans
         exist (``L (L + 1) / 2`` for L clips) or, under windows, survive the NMS.  Warns (:class:`QueryWarning`)
         when no word of the query has a vector.
         """

@@ -33,6 +33,7 @@ import functools
 import json
 import lzma
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ OTHER_TAGS = frozenset({"IN", "TO", "WDT", "WP", "WP$", "JJR", "JJS", "LS", "SYM
 TAGGER_RESOURCE = "averaged_perceptron_tagger_eng"
 BUNDLED_TAGGER = Path(__file__).resolve().parent / "nltk_data" / "taggers" / TAGGER_RESOURCE
 NLTK_INSTALL = "pip install 'nltk>=3.9'"
+COMMON_WORD_FRACTION = 0.2  # content_words: a stem in more of the sentences names no moment
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -155,6 +157,18 @@ def _read_bundled(kind: str) -> Any:
             f"the POS-tagger data shipped with this package is unreadable ({path}: {err}); reinstall the package, "
             f"or install NLTK's copy: python -m nltk.downloader {TAGGER_RESOURCE}"
         ) from err
+
+
+def content_words(sentences: Iterable[str], common_fraction: float = COMMON_WORD_FRACTION
+                  ) -> dict[str, frozenset[str]]:
+    """Each distinct sentence's content words: the Porter stems of its alphabetic tokens, less the stems found in
+    more than ``common_fraction`` of the sentences (articles, "person", "the room": words that name no moment).
+    Porter's rules need no NLTK data; irregular forms stay apart ("took" is not "take")."""
+    stemmer = _nltk().stem.porter.PorterStemmer()
+    stems = {s: frozenset(stemmer.stem(t) for t in tokenize(s) if t.isalpha()) for s in dict.fromkeys(sentences)}
+    counts = Counter(stem for words in stems.values() for stem in words)
+    common = {stem for stem, n in counts.items() if n > common_fraction * max(len(stems), 1)}
+    return {s: words - common for s, words in stems.items()}
 
 
 @functools.cache

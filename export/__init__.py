@@ -1,7 +1,7 @@
 """ONNX export, ONNX Runtime runner, TensorRT engine build and runner (``python -m export``).
 
 * :func:`export_onnx` -- a model's inference graph (model + boundary probabilities + best span) as ONNX,
-  dynamic in batch, clips and words; "portable" (standard ops) or "fused" (custom nodes for TensorRT).
+  dynamic in batch, queries, clips and words; "portable" (standard ops) or "fused" (custom nodes for TensorRT).
 * :class:`OnnxLocalizer` / :class:`TensorRTLocalizer` -- ``predict(features, query, duration=None, k=5)``
   as ``engine.Localizer``, on ONNX Runtime / a TensorRT engine.  TensorRT is imported only when used.
 """

@@ -27,9 +27,9 @@ DEFAULT_MAX_BATCH = 32
 
 DESCRIPTION = """\
 Export a trained checkpoint's inference graph (model + start/end probabilities + best span) to ONNX, or
-build a TensorRT engine from it.  Batch, clip count and word count stay dynamic.  By default the result is
-verified against PyTorch (eval mode) on fresh random inputs with ragged masks at several batch sizes and
-lengths, and nothing is written unless every check passes."""
+build a TensorRT engine from it.  Batch, query count, clip count and word count stay dynamic.  By default the
+result is verified against PyTorch (eval mode) on fresh random inputs with ragged masks at several batch sizes
+and lengths, and nothing is written unless every check passes."""
 
 EPILOG = """\
 variants:
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ",".join(map(str, EXAMPLE_SHAPE))))
     parser.add_argument("--opset", type=int, default=OPSET, help="ONNX opset (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: its own choice)")
-    trt = parser.add_argument_group("TensorRT (--format trt)")
+    trt = parser.add_argument_group("TensorRT (--format trt)", "B,T,N: batch rows, clips and words; the queries "
+                                    "of a batch (the rows ask each once) range from 1 to B")
     trt.add_argument("--min-shape", type=shape_arg, metavar="B,T,N", default=(1, 1, 1),
                      help="smallest batch, clips, words the engine accepts (default: 1,1,1)")
     trt.add_argument("--opt-shape", type=shape_arg, metavar="B,T,N",

@@ -1,4 +1,5 @@
-"""Checkpoint -> ONNX file of the :class:`~export.graph.InferenceGraph`, dynamic in batch, clips and words.
+"""Checkpoint -> ONNX file of the :class:`~export.graph.InferenceGraph`, dynamic in batch, queries, clips and
+words.
 
 Exporter choice.  torch 2.9+ defaults to the ``torch.export`` (dynamo) exporter; for these models it
 either stops on the data-dependent length checks or, where a graph comes out, unrolls the LSTMs over

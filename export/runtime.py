@@ -2,7 +2,8 @@
 
 :class:`ExportedLocalizer` gives every exported runtime the ``predict`` of ``engine.Localizer``, with
 the same pre- and post-processing (:mod:`engine.inference`); the config and vocabulary come from the
-export's metadata, so an exported file needs no checkpoint.
+export's metadata, so an exported file needs no checkpoint.  :func:`graph_inputs` feeds a file exported before
+the graphs took ``query_row``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engine.vocab import Vocabulary
 from export.onnx_export import read_onnx_metadata
 
 Inputs = Mapping[str, torch.Tensor | np.ndarray]
+QUERY_INPUTS = ("words", "word_mask", "word_class")  # one row per query, picked per row by query_row
 
 
 class ExportedLocalizer(BaseLocalizer):
@@ -46,12 +48,14 @@ class ExportedLocalizer(BaseLocalizer):
         raise NotImplementedError
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The graph's boundary probabilities as log-probabilities (their softmax is the distribution) and its
-        presence probability as a logit (absent from exports made before presence existed)."""
+        """The graph's boundary probabilities as log-probabilities (their softmax is the distribution), its
+        presence probability as a logit and its inner logits (each absent from exports made before it existed)."""
         out = self.run(inputs)
         scores = {f"{side}_logits": torch.as_tensor(out[f"{side}_prob"]).float().log() for side in ("start", "end")}
         if "presence" in out:
             scores["presence_logits"] = torch.logit(torch.as_tensor(out["presence"]).double())
+        if "inner_logits" in out:
+            scores["inner_logits"] = torch.as_tensor(out["inner_logits"]).float()
         choice = self.spec.choice
         if choice and choice.output in out:
             scores[choice.output] = torch.as_tensor(out[choice.output])
@@ -81,6 +85,7 @@ class OnnxGraph:
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        inputs = graph_inputs(inputs, self.input_names)
         missing = [name for name in self.input_names if name not in inputs]
         if missing:
             raise KeyError(f"inputs lack {missing}; the graph takes {self.input_names}")
@@ -101,6 +106,21 @@ class OnnxLocalizer(ExportedLocalizer):
 
     def run(self, inputs: Inputs) -> dict[str, np.ndarray]:
         return self.graph(inputs)
+
+
+def graph_inputs(inputs: Inputs, input_names: Sequence[str]) -> Inputs:
+    """``inputs`` as a graph of ``input_names`` takes them.  A graph exported before ``query_row`` existed (no
+    such input) takes one query per row: each row's query is then picked from :data:`QUERY_INPUTS` by
+    ``query_row``.  Other graphs, and inputs without ``query_row`` (one query per row already), pass as they are."""
+    if "query_row" in input_names or "query_row" not in inputs:
+        return inputs
+    rows = torch.as_tensor(inputs["query_row"])
+    per_row = {}
+    for name in QUERY_INPUTS:
+        if name in inputs:
+            queries = torch.as_tensor(inputs[name])
+            per_row[name] = queries.index_select(0, rows.to(queries.device))
+    return {**inputs, **per_row}
 
 
 def _as_numpy(value: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 Needs TensorRT >= 10.8 (``pip install tensorrt``) and a CUDA GPU; ``tensorrt`` is imported on first use
 and its absence raises :class:`TensorRTUnavailable` saying so.  The engine is built from the ONNX file
 with the documented Python API (``trt.Builder``, ``trt.OnnxParser``, one optimization profile over
-batch / clips / words, optional FP16 / BF16, a timing cache file), can be run and verified from memory,
+batch / queries / clips / words, optional FP16 / BF16, a timing cache file), can be run and verified from memory,
 and is written atomically with its sidecar ``<engine>.json``: the export metadata (config, vocabulary)
 :class:`TensorRTLocalizer` needs.
 A fused export's MSLSTM / CQA nodes become plugins (:mod:`export.trt_plugins`), registered before the
@@ -25,8 +25,9 @@ from typing import Any
 import torch
 
 from engine.atomic import atomic_output
+from export.graph import AXES
 from export.onnx_export import METADATA_KEY, read_metadata, read_onnx_metadata
-from export.runtime import ExportedLocalizer, Inputs
+from export.runtime import ExportedLocalizer, Inputs, graph_inputs
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 Shape = tuple[int, int, int]  # (batch, clips, words)
@@ -51,7 +52,11 @@ def tensorrt_module() -> ModuleType:
 
 @dataclass(frozen=True)
 class ShapeProfile:
-    """The optimization profile: smallest, tuned-for and largest (batch, clips, words) an engine accepts."""
+    """The optimization profile: smallest, tuned-for and largest (batch, clips, words) an engine accepts.
+
+    The queries of a batch (the first axis of ``words``, ``word_mask``, ``word_class``: :mod:`export.graph`) range
+    from 1 (every row asks the same query: the windows of one video) to the batch (each row its own), tuned for
+    the batch."""
 
     min: Shape
     opt: Shape
@@ -67,9 +72,9 @@ class ShapeProfile:
     def input_shape(self, name: str, which: str, video_dim: int) -> tuple[int, ...]:
         """The shape of model input ``name`` at profile point ``which`` ("min" | "opt" | "max")."""
         batch, clips, words = getattr(self, which)
-        if name == "video":
-            return (batch, clips, video_dim)
-        return (batch, clips) if name == "video_mask" else (batch, words)
+        sizes = {"batch": batch, "queries": 1 if which == "min" else batch, "clips": clips, "words": words}
+        axes = AXES[name]
+        return tuple(sizes[axes[axis]] for axis in range(len(axes))) + ((video_dim,) if name == "video" else ())
 
     def clamp(self, shape: Shape) -> Shape:
         """The nearest (batch, clips, words) the profile accepts."""
@@ -165,7 +170,8 @@ class TensorRTRunner:
 
     Inputs are moved to the GPU in the engine's dtypes; each call sets the input shapes (which must lie
     inside the engine's profile), allocates the outputs as torch CUDA tensors and runs
-    ``execute_async_v3`` on the current torch stream.
+    ``execute_async_v3`` on the current torch stream.  The engine of a file exported before ``query_row``
+    existed gets one query per row (:func:`export.runtime.graph_inputs`).
     """
 
     def __init__(self, engine: bytes, metadata: dict[str, Any], device: str | torch.device = "cuda") -> None:
@@ -198,6 +204,7 @@ class TensorRTRunner:
         return cls(Path(engine_path).read_bytes(), metadata, device)
 
     def __call__(self, inputs: Inputs) -> dict[str, torch.Tensor]:
+        inputs = graph_inputs(inputs, self.input_names)
         held = []  # keep the device copies alive until the engine has run
         for name in self.input_names:
             tensor = torch.as_tensor(inputs[name]).to(self.device, self.dtypes[name]).contiguous()

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from engine.config import ModelConfig
-from export.graph import InferenceGraph, random_inputs
+from export.graph import INNER_OUTPUT, InferenceGraph, random_inputs
 
 PROBABILITIES = ("start_prob", "end_prob", "score", "presence")
 Runner = Callable[[dict[str, torch.Tensor]], Mapping[str, Any]]
@@ -74,6 +74,8 @@ def check_parity(
             ref = dict(zip(graph.output_names, graph(*inputs.values()), strict=True))
         got = {name: torch.as_tensor(np.asarray(_cpu(value))) for name, value in run(inputs).items()}
         err = max(_max_abs_err(ref[name], got[name]) for name in PROBABILITIES)
+        # the inner logits compared as the probabilities they stand for
+        err = max(err, _max_abs_err(torch.sigmoid(ref[INNER_OUTPUT]), torch.sigmoid(got[INNER_OUTPUT].float())))
         choice = graph.choice_output
         choices = bool(torch.equal(ref[choice], got[choice].long())) if choice else None
         spans = _spans_agree(ref, got, tie_atol)

@@ -106,8 +106,12 @@ def deploy_cases(settings: Settings, shapes: ModelShapes, name: str, workload: W
     shape = shape_info(name, shapes, workload)
 
     def make_input(batch: int) -> Callable[[int], dict[str, torch.Tensor]]:
-        return lambda seed: {k: v for k, v in random_batch(seed, batch, shapes, workload, device).items()
-                             if k in MODEL_INPUTS}
+        def inputs(seed: int) -> dict[str, torch.Tensor]:  # dataset-like: each row asks its own query
+            tensors = random_batch(seed, batch, shapes, workload, device)
+            tensors["query_row"] = torch.arange(batch, device=device)
+            return {name: tensors[name] for name in MODEL_INPUTS}
+
+        return inputs
 
     for batch in shapes.infer_batches:
         yield Case(

@@ -9,14 +9,19 @@ holds the end or the start of other, unrelated footage.  :class:`LongVideoWindow
   ``own``, the sample's own video with every clip of every annotation of the sentence cut out (the clips
   before, then those after: its scene and its other events -- in the synthetic set the target's look-alikes --
   stay); ``others``, ``max_clips`` consecutive clips of other training videos (whole videos in random order, a
-  random stretch of them), what most windows of a long video are.  ``others`` falls back to repeats of the own
-  cut when too few other videos qualify.
+  random stretch of them), what most windows of a long video are; ``similar``, a window of other videos' clips
+  around a moment of another video whose sentence shares some of the query's content words but not all
+  (:func:`engine.text.content_words`: "a person opens the box" for "a person opens the door"), the look-alikes
+  that make a long video hard.  ``similar`` falls back to ``others`` for a query without such a moment, and
+  ``others`` to repeats of the own cut when too few other videos qualify.
 * **mixed windows** (``mixed_fraction`` of the samples): the sample's whole video at a random position of a
   window of ``max_clips`` clips whose other clips are other videos' clips; the labels move with it.
 
-Other videos are drawn at random among those with no annotation of the same sentence.  A video that holds the
-queried moment without such an annotation (another wording, an unannotated repeat) makes a wrong negative; in
-the synthetic set about one ``others`` window in ten.  A sample with fewer than :data:`MIN_ABSENT_CLIPS` clips
+Other videos are drawn at random among those with no annotation of the same sentence, look-alike moments among
+those whose sentence does not name all of the query's content words.  A video that holds the queried moment
+without such an annotation (another wording, an unannotated repeat) makes a wrong negative; in the synthetic
+set, where every video holds look-alikes of its own target, about one ``others`` window in ten and one
+``similar`` window in eight.  A sample with fewer than :data:`MIN_ABSENT_CLIPS` clips
 left outside its moments keeps its target (its extra item is a mixed window).
 
 Items carry ``present`` (False for absent windows); :func:`engine.data.dataset.collate` turns it into the
@@ -36,8 +41,9 @@ from torch.utils.data import Dataset
 
 from engine.data.dataset import GroundingDataset
 from engine.decoding import seconds_to_index
+from engine.text import content_words
 
-ABSENT_SOURCES = ("own", "others")
+ABSENT_SOURCES = ("own", "others", "similar")
 MIN_ABSENT_CLIPS = 4  # fewest clips a sample's video must keep outside its moments to give an absent window
 
 
@@ -68,6 +74,9 @@ class LongVideoWindows(Dataset):
             self.moments[sample.video_id, sample.sentence].append((sample.start, sample.end, sample.duration))
             self.sentences[sample.video_id].add(sample.sentence)
         self.videos = list(self.sentences)
+        self.lookalikes: dict[str, list[tuple[str, tuple[float, float, float]]]] = {}
+        if absent_source == "similar":
+            self.lookalikes = similar_moments(self.moments)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -87,11 +96,33 @@ class LongVideoWindows(Dataset):
                 first, last = seconds_to_index(start, end, video.shape[0], duration)
                 keep[first:last + 1] = False
             if int(keep.sum()) >= MIN_ABSENT_CLIPS:
-                window = video[keep] if self.absent_source == "own" else self._other_clips(
-                    item, self.window, video[keep], rng)
+                window = self._absent_window(item, video[keep], rng)
                 return {**item, "video": window, "start_idx": 0, "end_idx": 0, "present": False}
         before, window = self._surround(video, item, rng)
         return {**item, "video": window, "start_idx": item["start_idx"] + before, "end_idx": item["end_idx"] + before}
+
+    def _absent_window(self, item: dict[str, Any], own: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """The clips of an absent window for ``item`` by ``absent_source`` (``own``: its video, moments cut)."""
+        if self.absent_source == "own":
+            return own
+        if self.absent_source == "similar":
+            return self._lookalike(item, own, rng)
+        return self._other_clips(item, self.window, own, rng)
+
+    def _lookalike(self, item: dict[str, Any], own: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """A window of ``max_clips`` clips around a look-alike moment of another video (``own``'s repeats or
+        other videos' clips fill it; ``others`` when the query has no look-alike in another video)."""
+        candidates = [m for m in self.lookalikes.get(item["sentence"], ()) if m[0] != item["video_id"]]
+        if not candidates:
+            return self._other_clips(item, self.window, own, rng)
+        video_id, (start, end, duration) = candidates[int(rng.integers(len(candidates)))]
+        clips = torch.from_numpy(self.dataset.features.load(video_id))
+        if clips.shape[0] > self.window:  # a stretch of the look-alike video that holds its moment, if it fits
+            first, last = seconds_to_index(start, end, clips.shape[0], duration)
+            low, high = max(0, min(first, last + 1 - self.window)), max(0, min(first, clips.shape[0] - self.window))
+            begin = int(rng.integers(low, high + 1))
+            return clips[begin:begin + self.window]
+        return self._surround(clips, item, rng)[1]
 
     def _surround(self, clips: torch.Tensor, item: dict[str, Any], rng: np.random.Generator
                   ) -> tuple[int, torch.Tensor]:
@@ -122,3 +153,24 @@ class LongVideoWindows(Dataset):
         clips = torch.cat(parts)
         start = int(rng.integers(0, clips.shape[0] - count + 1))
         return clips[start:start + count]
+
+
+def similar_moments(moments: dict[tuple[str, str], list[tuple[float, float, float]]]
+                    ) -> dict[str, list[tuple[str, tuple[float, float, float]]]]:
+    """Per sentence, the (video, (start, end, duration)) of every moment whose sentence shares some of its
+    content words but not all (:func:`engine.text.content_words`); a sentence naming all of them is taken for
+    the same moment in other words."""
+    words = content_words(sentence for _, sentence in moments)
+    by_word: dict[str, set[str]] = defaultdict(set)
+    for sentence, stems in words.items():
+        for stem in stems:
+            by_word[stem].add(sentence)
+    by_sentence: dict[str, list[tuple[str, tuple[float, float, float]]]] = defaultdict(list)
+    for (video_id, sentence), spans in moments.items():
+        by_sentence[sentence].extend((video_id, span) for span in spans)
+    similar = {}
+    for sentence, stems in words.items():
+        near = set().union(*(by_word[stem] for stem in stems)) if stems else set()
+        similar[sentence] = [moment for other in sorted(near) if not stems <= words[other]
+                             for moment in by_sentence[other]]
+    return similar

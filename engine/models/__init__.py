@@ -18,13 +18,15 @@ from engine.config import Config
 from engine.models.spec import MODELS, Choice, Curve, ModelSpec, register
 from kernels.registry import check_backend_name
 
-MODEL_INPUTS = ("video", "video_mask", "words", "word_mask", "word_class")  # every model's forward arguments
+# every model's forward arguments (engine.models.spec): the rows' videos, the batch's queries, each row's query
+MODEL_INPUTS = ("video", "video_mask", "words", "word_mask", "word_class", "query_row")
+OPTIONAL_INPUTS = ("query_row",)  # absent from a batch (a training batch): None, row i reads query i
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["MODELS", "MODEL_INPUTS", "Choice", "Curve", "ModelSpec", "build_model", "count_parameters", "model_inputs",
-           "model_names", "model_spec", "register", "set_kernels"]
+__all__ = ["MODELS", "MODEL_INPUTS", "OPTIONAL_INPUTS", "Choice", "Curve", "ModelSpec", "build_model",
+           "count_parameters", "model_inputs", "model_names", "model_spec", "register", "set_kernels"]
 
 
 def model_names() -> tuple[str, ...]:
@@ -40,9 +42,10 @@ def model_spec(name: str) -> ModelSpec:
         raise KeyError(f"unknown model {name!r}; registered models: {', '.join(MODELS)}") from None
 
 
-def model_inputs(batch: dict[str, Any]) -> tuple[torch.Tensor, ...]:
-    """The :data:`MODEL_INPUTS` of a batch dict, in forward order: ``model(*model_inputs(batch))``."""
-    return tuple(batch[name] for name in MODEL_INPUTS)
+def model_inputs(batch: dict[str, Any]) -> tuple[torch.Tensor | None, ...]:
+    """The :data:`MODEL_INPUTS` of a batch dict, in forward order: ``model(*model_inputs(batch))``; None for an
+    :data:`OPTIONAL_INPUTS` input the batch lacks."""
+    return tuple(batch.get(name) if name in OPTIONAL_INPUTS else batch[name] for name in MODEL_INPUTS)
 
 
 def build_model(config: Config, word_vectors: torch.Tensor | None = None) -> nn.Module:

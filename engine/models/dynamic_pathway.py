@@ -1,11 +1,13 @@
 """Dynamic Pathway (Yang, Wu et al., IEEE TMM 2024; docs/design.md §4): a query picks exploitation or exploration.
 
-Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
+Data flow (B rows, Q <= B queries, T clips, N words, d = ``config.dim``; masks 1 = valid)::
 
     F_q   = ReLU(Linear(BiLSTM_3(Dropout(W)))) * word_mask       W frozen word vectors; packed by length
             [+ Linear(Dropout(W)) with own.query_skip, not in the paper]
     alpha = softmax_words(FC(ReLU(FC(F_q))))                       token weights, padded words excluded
-    F_s   = alphaᵀ F_q                                             sentence feature (B, d)
+    F_s   = alphaᵀ F_q                                             sentence feature (Q, d)
+    path_logits = FC(F_s) (Q, 2)                                   index 0 = exploitation, 1 = exploration
+    F_q, word_mask, path_logits -> (B, .)                          row i takes query query_row[i] (engine.models.spec)
     F_v   = ReLU(LN(Linear(Dropout(video)))) * video_mask
     GoL(x) = TeN(x) = MS-LSTM(x) + MSAB(x)                         Eq. 5-6, 11
     LoL(x) = MultiScaleTemporalConv(x, lol_kernels)                Eq. 7
@@ -13,11 +15,10 @@ Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
     F_e1 = GoL(LoL(CQA(LoL(GoL(F_v)), F_q)))                       exploitation, Eq. 9
     F_e2 = TeN(SpL(CQA(TeN(SpL(F_v)), F_q)))                       exploration, Eq. 12
     (in both pathways each GoL / LoL / SpL / TeN is applied as x <- (x + block(x)) * video_mask)
+    F_e = w_0 F_e1 + w_1 F_e2 ;  start / end / inner logits = heads(F_e)     w from the row's path_logits
 
 Each GoL / LoL / SpL / TeN network stacks ``gol_blocks`` / ``lol_blocks`` / ``spl_blocks`` / ``ten_blocks`` blocks
 (default 1, as the equations; the config's comments quote the paper's sentences on the other readings).
-    path_logits = FC(F_s) (B, 2)                                   index 0 = exploitation, 1 = exploration
-    F_e = w_0 F_e1 + w_1 F_e2 ;  start / end / inner logits = heads(F_e)
 
 Every GoL / LoL / SpL / TeN / CQA occurrence has its own weights.
 
@@ -75,7 +76,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from engine.config import ModelConfig, Section, option
 from engine.cqa import ContextQueryAttention
 from engine.heads import MASKED_LOGIT, GroundingHeads, grounding_loss
-from engine.models.spec import Choice, ModelSpec, register
+from engine.models.spec import Choice, ModelSpec, per_row, register
 from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask
 from engine.temporal_conv import MultiScaleTemporalConv
 from engine.transformer import FeedForward, multi_head_attention
@@ -221,9 +222,10 @@ def path_weights(path_logits: torch.Tensor, mode: str, tau: float, training: boo
 
 
 class DynamicPathway(nn.Module):
-    """``forward(video, video_mask, words, word_mask, word_class=None, select=None) -> dict``;
+    """``forward(video, video_mask, words, word_mask, word_class=None, query_row=None, select=None) -> dict``;
     ``loss(outputs, batch)``.  ``word_class`` is accepted for a common signature and unused (no POS
-    split in DP)."""
+    split in DP).  The Q queries are encoded (and their pathways scored) once each, then taken per row
+    (``query_row``, :mod:`engine.models.spec`)."""
 
     def __init__(
         self, config: ModelConfig, own: DPConfig, word_vectors: torch.Tensor | None = None, select: str = "gather"
@@ -252,8 +254,8 @@ class DynamicPathway(nn.Module):
     def encode_query(
         self, words: torch.Tensor, word_mask: torch.Tensor, word_class: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """-> F_q (B, N, d) zero on padded words, F_s (B, d) (None with a single pathway: nothing selects);
-        ``word_class`` is unused."""
+        """-> F_q (Q, N, d) zero on padded words, F_s (Q, d) (None with a single pathway: nothing selects) for the
+        (Q, N) queries; ``word_class`` is unused."""
         valid = word_mask != 0
         embedded = self.word_dropout(self.embedding(words))
         packed = pack_padded_sequence(  # raises on a sample with no valid word
@@ -280,12 +282,15 @@ class DynamicPathway(nn.Module):
         words: torch.Tensor,
         word_mask: torch.Tensor,
         word_class: torch.Tensor | None = None,
+        query_row: torch.Tensor | None = None,
         select: str | None = None,
     ) -> dict[str, torch.Tensor]:
         select = select or self.select
         if select not in SELECT_MODES:
             raise ValueError(f"DynamicPathway: select must be one of {SELECT_MODES}, got {select!r}")
         f_q, f_s = self.encode_query(words, word_mask)
+        path_logits = None if f_s is None else self.path_fc(f_s)
+        f_q, word_mask, path_logits = per_row(query_row, f_q, word_mask, path_logits)
         f_v = self.encode_video(video, video_mask)
         args = (f_v, video_mask, f_q, word_mask)
         if self.own.pathways != "both":  # ablation: one module only
@@ -293,7 +298,6 @@ class DynamicPathway(nn.Module):
             outputs = self.heads((self.exploitation if index == EXPLOITATION else self.exploration)(*args), video_mask)
             outputs["path"] = torch.full((video.shape[0],), index, dtype=torch.int64, device=video.device)
             return outputs
-        path_logits = self.path_fc(f_s)
         if self.training or self.own.path_selection == "soft":
             weights = path_weights(path_logits, self.own.path_selection, self.own.gumbel_tau, self.training)
             w = weights[:, :, None, None]

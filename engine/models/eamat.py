@@ -1,11 +1,12 @@
 """EAMAT: entity-aware and motion-aware Transformers (Yang & Wu, IJCAI 2022; docs/design.md §3).
 
-Data flow (B batch, T clips, N words, d = ``config.dim``; masks 1 = valid)::
+Data flow (B rows, Q <= B queries, T clips, N words, d = ``config.dim``; masks 1 = valid)::
 
-    W   = FrozenWordEmbedding(words)                       (B, N, word_dim)
-    P   = LN(Linear(Dropout(W))) * word_mask               projected words (B, N, d)
+    W   = FrozenWordEmbedding(words)                       (Q, N, word_dim)
+    P   = LN(Linear(Dropout(W))) * word_mask               projected words (Q, N, d)
     F_q = LSTMTransformer_q(P)                             query encoder, one block (the code's choice)
     F_eq = F_q + P * e,  F_mq = F_q + P * m                e zeroes motion words, m zeroes entity words
+    F_q, F_eq, F_mq, word_mask -> (B, N, .)                row i takes query query_row[i] (engine.models.spec)
     V   = LN(Linear(Dropout(video))) * video_mask          (B, T, d)
     F_ev = Transformer_e(V)                                entity branch, standard block x1
     X   = Transformer x entity_blocks (CQA_e(F_ev, F_eq))
@@ -58,7 +59,7 @@ from torch import nn
 from engine.config import ModelConfig, Section, option
 from engine.cqa import ContextQueryAttention
 from engine.heads import GroundingHeads, ScoreHead, grounding_loss, weighted_bce
-from engine.models.spec import Curve, ModelSpec, register
+from engine.models.spec import Curve, ModelSpec, per_row, register
 from engine.ms_lstm import MultiScaleLSTM, lengths_from_mask
 from engine.temporal_conv import MultiScaleTemporalConv
 from engine.text import ENTITY, MOTION
@@ -123,8 +124,9 @@ class ResidualTemporalLayer(nn.Module):
 
 
 class EAMAT(nn.Module):
-    """``forward(video, video_mask, words, word_mask, word_class=None) -> dict`` of (B, T) logits
-    ``start_logits``, ``end_logits``, ``inner_logits``, ``pe_logits``; ``loss(outputs, batch)``."""
+    """``forward(video, video_mask, words, word_mask, word_class=None, query_row=None) -> dict`` of (B, T) logits
+    ``start_logits``, ``end_logits``, ``inner_logits``, ``pe_logits``; ``loss(outputs, batch)``.  The Q queries are
+    encoded once each, then taken per row (``query_row``, :mod:`engine.models.spec`)."""
 
     def __init__(self, config: ModelConfig, own: EAMATConfig, word_vectors: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -157,7 +159,7 @@ class EAMAT(nn.Module):
     def encode_query(
         self, words: torch.Tensor, word_mask: torch.Tensor, word_class: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> F_q, F_eq, F_mq, each (B, N, d)."""
+        """-> F_q, F_eq, F_mq, each (Q, N, d) for the (Q, N) queries."""
         word_valid = (word_mask != 0).unsqueeze(-1)
         projected = self.query_proj(self.embedding(words)) * word_valid
         f_q = self.query_encoder(projected, word_mask)
@@ -169,10 +171,11 @@ class EAMAT(nn.Module):
 
     def forward(
         self, video: torch.Tensor, video_mask: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
-        word_class: torch.Tensor | None = None,
+        word_class: torch.Tensor | None = None, query_row: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         entity_branch = self.own.entity_branch
-        f_q, f_eq, f_mq = self.encode_query(words, word_mask, word_class if entity_branch else None)
+        queries = self.encode_query(words, word_mask, word_class if entity_branch else None)
+        f_q, f_eq, f_mq, word_mask = per_row(query_row, *queries, word_mask)
         v = self.video_proj(video) * (video_mask != 0).unsqueeze(-1)
         f_mv = self.motion_video(v, video_mask)
         outputs: dict[str, torch.Tensor] = {}

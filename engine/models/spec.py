@@ -10,12 +10,19 @@ Network contract (every registered network)::
 
     network(model: ModelConfig, own: <its section>, word_vectors: Tensor | None) -> nn.Module
     .config = model (its ModelConfig: the spec is found from a network by ``.config.name``)
-    forward(video, video_mask, words, word_mask, word_class=None) -> dict with
+    forward(video, video_mask, words, word_mask, word_class=None, query_row=None) -> dict with
         start_logits, end_logits (B, T)   masked to the valid clips (engine.heads.MASKED_LOGIT)
         inner_logits (B, T)               inside-the-moment logits, presence_logits (B,): does the row hold it
         + the spec's curves (B, T) and choice (B,) int64 outputs
-    encode_query(words, word_mask, word_class=None)   the query's encoding alone (bench.hour_latency times it)
+    encode_query(words, word_mask, word_class=None)   the queries' encoding alone (bench.hour_latency times it)
     loss(outputs, batch) -> (total, {term: float})
+
+Rows and queries: ``video`` (B, T, video_dim) and ``video_mask`` (B, T) hold B rows (a video, or a window of one);
+``words``, ``word_mask``, ``word_class`` (Q, N) hold Q <= B queries, and row i is asked query ``query_row[i]``
+((B,) int64).  A network encodes each of the Q queries once -- everything that reads the query alone, not the
+video -- and only then takes each row's query (:func:`per_row`), before the first video-query interaction, so
+the windows of one long video share one encoding of their query.  ``query_row=None`` means Q = B and row i is
+asked query i (training batches).  The outputs are those of the same rows each given its own copy of its query.
 """
 
 from __future__ import annotations
@@ -84,3 +91,11 @@ def register(spec: ModelSpec) -> ModelSpec:
         raise ValueError(f"model {spec.name!r} is registered twice")
     MODELS[spec.name] = spec
     return spec
+
+
+def per_row(query_row: torch.Tensor | None, *per_query: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+    """Each (Q, ...) tensor of ``per_query`` as (B, ...): row i gets its query's, ``query_row[i]`` (module
+    docstring); the tensors as they are when ``query_row`` is None (row i is query i); None stays None."""
+    if query_row is None:
+        return per_query
+    return tuple(None if t is None else t.index_select(0, query_row) for t in per_query)

@@ -1,17 +1,19 @@
 """VSLNet: span-based localizing network with query-guided highlighting (Zhang et al., ACL 2020).
 
 The span-based QA model both EAMAT and Dynamic Pathway build on (their context-query attention comes from it) and
-the baseline in both papers' tables.  Data flow (B batch, T clips, N words, d = ``model.dim``; masks 1 = valid)::
+the baseline in both papers' tables.  Data flow (B rows, Q <= B queries, T clips, N words, d = ``model.dim``; masks
+1 = valid)::
 
-    W   = FrozenWordEmbedding(words)                        (B, N, word_dim)
-    Q   = Linear(Dropout(W))                                projected words (B, N, d)
+    W   = FrozenWordEmbedding(words)                        (Q, N, word_dim)
+    Q   = Linear(Dropout(W))                                projected words (Q, N, d)
     V   = Linear(Dropout(video))                            projected clips (B, T, d)
     Enc(x) = x + P[:len]                                    learned positional embedding P (max_positions, d)
              x += Dropout(ReLU(PWConv(DWConv_k(LN x))))     x conv_layers (depthwise k = kernel_size, pointwise 1)
              x += Dropout(Linear(Dropout(LN(x' := x + Dropout(MHA(Dropout(LN x)))))))   self-attention + FFN
     F_q = Enc(Q),  F_v = Enc(V)                             one encoder, shared by both modalities
+    s   = Linear(F_q) (Q, N, 1);  a = softmax_words(s)      attention-pooled sentence vector q = aᵀ F_q (Q, d)
+    F_q, word_mask, q -> (B, .)                             row i takes query query_row[i] (engine.models.spec)
     X   = CQA(F_v, F_q)                                     engine.cqa (the fused kernel): (B, T, d)
-    s   = Linear(F_q) (B, N, 1);  a = softmax_words(s)      attention-pooled sentence vector q = aᵀ F_q (B, d)
     C   = Linear([X ; q])                                   CQ concatenation (B, T, d)
     h_logits = Linear(C) (B, T);  h = sigmoid(h_logits)     query-guided highlighting (QGH): "inner_logits"
     H   = C * h                                             (h = 0 on padded clips)
@@ -61,7 +63,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from engine.config import ModelConfig, Section, option
 from engine.cqa import ContextQueryAttention
 from engine.heads import MASKED_LOGIT, grounding_loss, presence_logits
-from engine.models.spec import ModelSpec, register
+from engine.models.spec import ModelSpec, per_row, register
 from engine.ms_lstm import lengths_from_mask
 from engine.transformer import multi_head_attention
 from engine.word_embedding import FrozenWordEmbedding
@@ -181,8 +183,10 @@ class SpanPredictor(nn.Module):
 
 
 class VSLNet(nn.Module):
-    """``forward(video, video_mask, words, word_mask, word_class=None) -> dict`` of (B, T) ``start_logits``,
-    ``end_logits``, ``inner_logits`` (the QGH logits) and (B,) ``presence_logits``; ``loss(outputs, batch)``."""
+    """``forward(video, video_mask, words, word_mask, word_class=None, query_row=None) -> dict`` of (B, T)
+    ``start_logits``, ``end_logits``, ``inner_logits`` (the QGH logits) and (B,) ``presence_logits``;
+    ``loss(outputs, batch)``.  The Q queries are encoded (and pooled) once each, then taken per row
+    (``query_row``, :mod:`engine.models.spec`)."""
 
     def __init__(self, config: ModelConfig, own: VSLNetConfig, word_vectors: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -207,20 +211,21 @@ class VSLNet(nn.Module):
     def encode_query(
         self, words: torch.Tensor, word_mask: torch.Tensor, word_class: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """-> F_q (B, N, d), zero on padded words (``word_class`` is not used)."""
+        """-> F_q (Q, N, d) of the (Q, N) queries, zero on padded words (``word_class`` is not used)."""
         projected = self.query_proj(self.embedding(words))
         return self.encoder(projected, word_mask) * valid_positions(word_mask, projected)
 
     def forward(
         self, video: torch.Tensor, video_mask: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
-        word_class: torch.Tensor | None = None,
+        word_class: torch.Tensor | None = None, query_row: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         f_q = self.encode_query(words, word_mask)
+        weights = self.pool(f_q).squeeze(-1).masked_fill(word_mask == 0, MASKED_LOGIT).softmax(-1)  # (Q, N)
+        sentence = torch.einsum("qn,qnd->qd", weights, f_q)
+        f_q, word_mask, sentence = per_row(query_row, f_q, word_mask, sentence)
         v = self.video_proj(video)
         f_v = self.encoder(v, video_mask) * valid_positions(video_mask, v)
         x = self.cqa(f_v, f_q, video_mask, word_mask)
-        weights = self.pool(f_q).squeeze(-1).masked_fill(word_mask == 0, MASKED_LOGIT).softmax(-1)  # (B, N)
-        sentence = torch.einsum("bn,bnd->bd", weights, f_q)
         c = self.concat(torch.cat([x, sentence.unsqueeze(1).expand_as(x)], -1))
         inner = self.highlight(c).squeeze(-1)
         h = c * torch.sigmoid(inner.masked_fill(video_mask == 0, MASKED_LOGIT)).unsqueeze(-1)

@@ -30,7 +30,7 @@ class EdgeModel(nn.Module):
 
     config = ModelConfig()  # the network contract (engine.models.spec): it stands in for the default model
 
-    def forward(self, video, video_mask, words, word_mask, word_class=None):
+    def forward(self, video, video_mask, words, word_mask, word_class=None, query_row=None):
         x = video[..., 0] * video_mask
         before = F.pad(x, (1, 0))[:, :-1]
         after = F.pad(x, (0, 1))[:, 1:]

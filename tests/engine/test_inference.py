@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
+import torch
 
 from engine import Localizer
 from engine.data.features import FeatureFileError
-from engine.inference import QueryWarning, uses_windows, window_offsets
+from engine.inference import (
+    QueryWarning,
+    Request,
+    RowOutput,
+    Segment,
+    batch_inputs,
+    decode_request,
+    uses_windows,
+    window_offsets,
+)
 from engine.models import model_names
 from tests.engine.edge_model import edge_localizer, event_video, iou
 from tests.engine.two_events import write_two_events
@@ -24,6 +36,7 @@ EVENT_CLIPS = 3
 FOUND_IOU, EXACT = 0.99, 1e-9  # windows find the event exactly
 MISSED_IOU = 0.5  # R1@0.5: resampling 8:1 merges a 3-clip event into 8-clip bins, IoU <= 3/8
 SCORE_ATOL = 1e-5  # predict_many vs predict (padding, batch composition)
+SOFT_PEAK, SHARP_PEAK = 2.0, 6.0  # boundary logit peaks of a hand-made row of MAX_CLIPS: P_start x P_end 0.06 / 0.9
 
 
 @pytest.mark.parametrize("num_clips, window, overlap", [(100, 24, 0.25), (49, 24, 0.0), (25, 24, 0.5), (300, 7, 0.9)])
@@ -93,6 +106,73 @@ def test_windowed_spans_are_merged_by_nms_and_stay_inside_the_video():
     assert {(round(s / step), round(e / step)) for s, e, _ in spans[:2]} == {(10, 14), (70, 74)}
 
 
+def peaked_row(length: int, start: int, end: int, sharpness: float, presence: float | None) -> RowOutput:
+    """A row whose boundary logits peak at clips ``start`` / ``end`` (``sharpness`` sets P_start x P_end)."""
+    start_logits, end_logits = np.zeros(length, np.float32), np.zeros(length, np.float32)
+    start_logits[start], end_logits[end] = sharpness, sharpness
+    return RowOutput(torch.from_numpy(start_logits), torch.from_numpy(end_logits), presence=presence)
+
+
+def test_windows_are_ranked_by_presence_odds_times_the_span_probability():
+    """Two windows whose presence probabilities both round to ~1 (logits 9 and 6): the product
+    presence x P_start x P_end would prefer the second window's sharper span; the odds (e^3 = 20 x) do not."""
+    request = request_of([5], [1], [MAX_CLIPS, MAX_CLIPS])
+    rows = [peaked_row(MAX_CLIPS, 2, 4, SOFT_PEAK, 9.0), peaked_row(MAX_CLIPS, 1, 3, SHARP_PEAK, 6.0)]
+    joints = [float(torch.softmax(row.start, 0).max() * torch.softmax(row.end, 0).max()) for row in rows]
+    assert rows[1].presence_prob * joints[1] > rows[0].presence_prob * joints[0]  # what the product would pick
+    (start, end, score), = decode_request(request, rows).spans
+    assert (start, end) == (2.0, 5.0)  # the first window's span, in seconds (1 s per clip)
+    assert score == pytest.approx(1 / (1 + np.exp(-9.0 - np.log(joints[0]))), rel=1e-9)
+
+
+def test_a_span_is_ranked_by_the_mean_inner_logit_over_its_clips_plus_its_log_probability():
+    """With the inner curve a span's presence is its own: the window with the sharper span but a look-alike's
+    inner logits (-3 inside, window max 9 elsewhere) loses to a softer span whose clips are the moment (+5)."""
+    request = request_of([5], [1], [MAX_CLIPS, MAX_CLIPS])
+    rows = [peaked_row(MAX_CLIPS, 1, 3, SHARP_PEAK, 9.0), peaked_row(MAX_CLIPS, 2, 4, SOFT_PEAK, 5.0)]
+    for row, inside, elsewhere in ((rows[0], -3.0, 9.0), (rows[1], 5.0, -6.0)):
+        inner = torch.full((MAX_CLIPS,), elsewhere)
+        inner[1:5] = inside
+        row.curves["inner"] = inner
+    (start, end, score), = decode_request(request, rows).spans
+    assert (start, end) == (MAX_CLIPS + 2.0, MAX_CLIPS + 5.0)  # the second window's span
+    joint = float(torch.softmax(rows[1].start, 0)[2] * torch.softmax(rows[1].end, 0)[4])
+    assert score == pytest.approx(1 / (1 + np.exp(-5.0 - np.log(joint))), rel=1e-9)
+
+
+def test_one_window_ranks_its_spans_by_their_probability_whatever_the_presence():
+    spans = {presence: [(s, e) for s, e, _ in decode_request(
+        dataclasses.replace(request_of([5], [1], [MAX_CLIPS]), k=5),
+        [peaked_row(MAX_CLIPS, 2, 6, SOFT_PEAK, presence)]).spans] for presence in (None, -4.0, 0.0, 30.0, 60.0)}
+    assert len(set(map(tuple, spans.values()))) == 1 and len(spans[None]) == 5
+
+
+def request_of(word_ids: list[int], word_class: list[int], clips: list[int]) -> Request:
+    """A prepared request asking ``word_ids`` over segments of ``clips`` clips (segment i's features are all i)."""
+    segments = [Segment(np.full((n, VIDEO_DIM), i, dtype=np.float32), i * MAX_CLIPS) for i, n in enumerate(clips)]
+    tokens = [f"w{i}" for i in word_ids]
+    return Request(" ".join(tokens), tokens, word_ids, word_class, segments, sum(clips), float(sum(clips)), sum(clips),
+                   k=1, mode="windows" if len(clips) > 1 else "whole", nms_iou=0.5)
+
+
+def test_a_batch_carries_each_query_once_and_each_rows_query_row():
+    windows = request_of([5, 6, 7], [1, 2, 0], [MAX_CLIPS, MAX_CLIPS, MAX_CLIPS - 4])  # a long video's windows
+    short = request_of([8], [1], [4])
+    same_query = request_of([5, 6, 7], [1, 2, 0], [9])  # another video asked the same query
+    other_classes = request_of([5, 6, 7], [0, 0, 0], [9])  # the same words, other POS classes: another query
+    rows = [(windows, windows.segments[2]), (short, short.segments[0]), (windows, windows.segments[0]),
+            (same_query, same_query.segments[0]), (other_classes, other_classes.segments[0]),
+            (windows, windows.segments[1])]
+    inputs = batch_inputs(rows)
+    assert inputs["query_row"].tolist() == [0, 1, 0, 0, 2, 0]
+    assert inputs["words"].tolist() == [[5, 6, 7], [8, 0, 0], [5, 6, 7]]
+    assert inputs["word_class"].tolist() == [[1, 2, 0], [1, 0, 0], [0, 0, 0]]
+    assert inputs["word_mask"].sum(1).tolist() == [3, 1, 3]
+    assert inputs["video"].shape == (len(rows), MAX_CLIPS, VIDEO_DIM)
+    assert inputs["video_mask"].sum(1).tolist() == [MAX_CLIPS - 4, 4, MAX_CLIPS, 9, 9, MAX_CLIPS]
+    assert inputs["video"][:, 0, 0].tolist() == [2, 0, 0, 0, 0, 1]  # each row its own segment
+
+
 @pytest.fixture(scope="module", params=model_names())
 def tiny_localizer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Localizer:
     """A freshly initialised tiny model (real layers, so padding and batching are exercised)."""
@@ -115,6 +195,16 @@ def test_predict_many_equals_predict_per_query(tiny_localizer: Localizer):
         for got, want in zip(many, one_by_one, strict=True):
             assert [g[:2] for g in got] == [w[:2] for w in want]
             np.testing.assert_allclose([g[2] for g in got], [w[2] for w in want], atol=SCORE_ATOL)
+
+
+@NLTK
+def test_the_windows_of_a_long_video_share_one_encoding_of_the_query(tiny_localizer: Localizer):
+    video = np.random.default_rng(5).normal(size=(LONG_FACTOR * MAX_CLIPS, VIDEO_DIM)).astype(np.float32)
+    model = tiny_localizer.model
+    with mock.patch.object(model, "encode_query", wraps=model.encode_query) as encode:
+        prediction = tiny_localizer.localize(video, QUERY, LONG_FACTOR * MAX_CLIPS * SECONDS_PER_CLIP)
+    assert prediction.mode == "windows" and 1 < prediction.windows <= tiny_localizer.config.infer.batch_size
+    assert [call.args[0].shape[0] for call in encode.call_args_list] == [1]  # one batch, one query
 
 
 @NLTK

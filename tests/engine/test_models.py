@@ -1,14 +1,25 @@
-"""The model registry, build_model, set_kernels and count_parameters."""
+"""The model registry, build_model, set_kernels and count_parameters; the queries each encoded once."""
 
 import dataclasses
+from unittest import mock
 
 import pytest
 import torch
 
 from engine import ContextQueryAttention, MultiScaleLSTM, build_model, set_kernels
 from engine.config import Config
-from engine.models import MODELS, count_parameters, model_names, model_spec
+from engine.models import MODEL_INPUTS, MODELS, count_parameters, model_names, model_spec
 from tests.engine.grounding_batch import VOCAB, WORD_DIM, model_inputs, random_batch, small_config, word_vectors
+
+QUERY_INPUTS = ("words", "word_mask", "word_class")
+NUM_QUERIES = 2  # the first two queries of the random batch ...
+QUERY_ROW = torch.tensor([1, 0, 1, 1])  # ... asked by its four rows (a video's windows), out of order
+QUERY_ROW_ATOL = 1e-5  # a query encoded in a batch of 2 or of 4 rows: the same up to float rounding
+# every registered model, and the variants whose query path differs (no entity branch, one pathway, soft mixing)
+QUERY_ROW_MODELS = [(name, {}) for name in model_names()] + [
+    ("eamat", {"entity_branch": False, "align_weight": 1.0}), ("dp", {"pathways": "exploration"}),
+    ("dp", {"path_selection": "soft"}),
+]
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -81,3 +92,35 @@ def test_count_parameters_separates_the_frozen_table():
 def test_every_model_section_field_has_help():
     for spec in MODELS.values():
         assert all(f.metadata.get("help") for f in dataclasses.fields(spec.section)), spec.name
+
+
+def variant_id(value: str | dict) -> str:
+    return value if isinstance(value, str) else ",".join(f"{k}={v}" for k, v in value.items()) or "preset"
+
+
+@pytest.mark.parametrize("name, overrides", QUERY_ROW_MODELS, ids=variant_id)
+def test_each_query_is_encoded_once_and_its_rows_get_what_their_own_copies_would(name, overrides):
+    """The network contract (engine.models.spec): Q queries asked by B rows through ``query_row`` are encoded
+    once each, and every output equals that of the rows each given its own copy of its query."""
+    torch.manual_seed(0)
+    model = build_model(small_config(name, **overrides), word_vectors()).eval()
+    batch = random_batch()
+    queries = [batch[key][:NUM_QUERIES] for key in QUERY_INPUTS]
+    with torch.no_grad(), mock.patch.object(model, "encode_query", wraps=model.encode_query) as encode:
+        shared = model(batch["video"], batch["video_mask"], *queries, query_row=QUERY_ROW)
+        assert [call.args[0].shape[0] for call in encode.call_args_list] == [NUM_QUERIES]
+        copies = model(batch["video"], batch["video_mask"], *(query[QUERY_ROW] for query in queries))
+    assert shared.keys() == copies.keys()
+    for key, want in copies.items():
+        torch.testing.assert_close(shared[key], want, atol=QUERY_ROW_ATOL, rtol=0, msg=key)
+
+
+def test_a_training_batch_asks_each_row_its_own_query():
+    """Collate makes no ``query_row``: ``model_inputs`` gives None for it (row i reads query i), as it gives a
+    batch's own when it has one, and still refuses a batch without a required input."""
+    batch = random_batch()
+    assert MODEL_INPUTS[-1] == "query_row" and len(model_inputs(batch)) == len(MODEL_INPUTS)
+    assert model_inputs(batch)[-1] is None
+    assert model_inputs({**batch, "query_row": QUERY_ROW})[-1] is QUERY_ROW
+    with pytest.raises(KeyError, match="words"):
+        model_inputs({k: v for k, v in batch.items() if k != "words"})

@@ -217,3 +217,15 @@ def test_cue_ablation_deletes_every_word_of_the_masked_class():
     for mask, tokens in expected.items():
         config = Config().apply_overrides([f"data.mask_words={mask}"])
         assert TextProcessor.for_config(vocab, config).process(sentence)[0] == tokens, mask
+
+
+@NLTK
+def test_content_words_are_stems_of_the_words_few_sentences_share():
+    sentences = ["A person opens the door.", "a person is opening a box", "the person closes the door",
+                 "person took the cup", "a person takes a bag", "someone washes the window"]
+    words = text.content_words(sentences, common_fraction=0.4)
+    assert words["A person opens the door."] == {"open", "door"}  # "person" / "the" / "a" are in > 40 %
+    assert words["a person is opening a box"] == {"is", "open", "box"}
+    assert words["person took the cup"] == {"took", "cup"}  # Porter: no irregular forms
+    assert text.content_words(sentences, common_fraction=1.0)["person took the cup"] == {"person", "took", "the",
+                                                                                         "cup"}

@@ -6,11 +6,13 @@ Covered (call sites -> callee):
 
 * ``export/tensorrt.py`` -> ``tensorrt``: ``build_engine`` with every precision, TF32 on / off, a timing cache
   (written, then read back) and a workspace limit; the profile it sets for every network input (checked against
-  the ONNX file's static dimensions); ``save_engine`` / ``read_sidecar``; ``TensorRTRunner`` from memory and
-  through ``TensorRTRunner.load`` (engine + sidecar): tensor names, modes and dtypes, ``set_input_shape`` (and
+  the ONNX file's static dimensions and its symbols: batch, queries, clips, words); ``save_engine`` /
+  ``read_sidecar``; ``TensorRTRunner`` from memory and through ``TensorRTRunner.load`` (engine + sidecar):
+  tensor names, modes and dtypes, ``set_input_shape`` (and
   the error outside the profile), ``set_tensor_address``, ``get_tensor_shape``, ``execute_async_v3`` on
   ``torch.cuda.current_stream(device).cuda_stream``; ``TensorRTLocalizer.predict``.  Fused engines: the
-  plugins are registered before the parse and before the engine is deserialized.
+  plugins are registered before the parse and before the engine is deserialized.  The engine of a file exported
+  before ``query_row`` existed: its query inputs are per row, whose shapes the context checks.
 * ``export/trt_plugins.py`` -> ``tensorrt.plugin``: the decorated functions' signatures and hints as
   ``tensorrt.plugin`` validates them; the ``register`` functions' output descriptors (count, dtype, shape
   expressions against the MSLSTM / CQA node contracts); ``autotune`` type combinations (one type per I/O);
@@ -69,6 +71,7 @@ from export.tensorrt import (
     sidecar_path,
 )
 from tests.export.conftest import Exported
+from tests.export.legacy import without_query_row
 from tests.export.tiny import ITOS, MAX_CLIPS, MAX_WORDS, VIDEO_DIM, tiny_config, word_vectors, write_checkpoint
 from tests.kernels import float32_matmul
 from tests.standins import onnxruntime as ort_standin
@@ -158,7 +161,8 @@ def test_build_engine_hands_every_option_to_the_builder(
     assert info["pools"] == ({} if workspace_gib is None else {"WORKSPACE": int(workspace_gib * 2**30)})
     inputs = {t["name"]: t for t in info["tensors"] if t["mode"] == "INPUT"}
     assert inputs["video"]["profile"] == [[1, 1, VIDEO_DIM], [2, 16, VIDEO_DIM], [4, MAX_CLIPS, VIDEO_DIM]]
-    assert inputs["word_mask"]["profile"] == [[1, 1], [2, 6], [4, MAX_WORDS]]
+    assert inputs["word_mask"]["profile"] == [[1, 1], [2, 6], [4, MAX_WORDS]]  # queries: 1 .. the batch
+    assert inputs["query_row"]["profile"] == [[1], [2], [4]]
     assert metadata["engine"] == {"profile": {"min": (1, 1, 1), "opt": (2, 16, 6), "max": (4, MAX_CLIPS, MAX_WORDS)},
                                   "precision": precision, "tf32": tf32, "tensorrt": trt.__version__}
     assert metadata["variant"] == "portable" and metadata["config"]["model"]["name"] == exported.name
@@ -190,6 +194,19 @@ def test_saved_engine_runs_through_the_runner(trt, exported: Exported, tmp_path)
     assert torch.cuda.current_stream.return_value.synchronize.call_count == 2
     with pytest.raises(ValueError, match="outside the engine's profile"):
         runner(inputs_for(exported.name, PROFILE.max[0] + 1, 10, 5))
+
+
+def test_engine_of_an_export_from_before_query_row_gets_each_rows_query(trt, exported: Exported, tmp_path):
+    """An engine built from a file exported before ``query_row`` takes one query per row (its query inputs' first
+    axis is the batch, which the engine's context checks): the runner picks each row's query for it."""
+    legacy = without_query_row(exported.onnx, tmp_path / "legacy.onnx")
+    runner = TensorRTRunner(*build_engine(legacy, PROFILE), "cpu")
+    assert "query_row" not in runner.input_names and "words" in runner.input_names
+    batch, clips, words = PROFILE.max
+    inputs = inputs_for(exported.name, batch, clips, words)
+    assert inputs["words"].shape[0] < batch
+    out = runner(inputs)
+    assert {k: tuple(v.shape) for k, v in out.items()} == expected_shapes(graph_outputs(legacy), batch, clips)
 
 
 @pytest.mark.skipif(not HAS_NLTK, reason="query text processing needs nltk")

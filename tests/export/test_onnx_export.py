@@ -18,6 +18,7 @@ from export.onnx_export import read_onnx_metadata
 from export.runtime import OnnxGraph
 from kernels.parity import EXPORT_FP32_ATOL as PROB_ATOL
 from tests.export.conftest import EXAMPLE, Exported
+from tests.export.legacy import without_query_row
 from tests.export.tiny import ITOS, MAX_CLIPS, MAX_WORDS, VIDEO_DIM, tiny_config
 from tests.markers import NLTK
 
@@ -26,6 +27,7 @@ EXAMPLE_CLIPS = EXAMPLE[1]
 OTHER_SHAPES = [(1, EXAMPLE_CLIPS // 2, 2), (3, 3 * EXAMPLE_CLIPS - 1, MAX_WORDS - 1), (5, MAX_CLIPS, MAX_WORDS)]
 QUERY = "the person opens the door and holds a cup"
 PATH_BATCH = 16
+LEGACY_BATCH = 5  # rows asking 3 queries
 
 
 def brute_force(model: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -59,15 +61,40 @@ def test_exported_graph_matches_pytorch_at_other_shapes(exported: Exported, shap
 
 def test_lengths_stay_dynamic(exported: Exported):
     """The torch 2.13 trap: an exporter that unrolls the LSTMs freezes the traced length.  Here every LSTM
-    node takes per-sample ``sequence_lens``, every batch / clip / word axis is symbolic, and no ``If``
+    node takes per-sample ``sequence_lens``, every batch / query / clip / word axis is symbolic, and no ``If``
     (whose branches' ranks could differ, which TensorRT rejects) remains."""
     proto = onnx.load(str(exported.onnx))
     dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in proto.graph.input}
     assert dims["video"] == ["batch", "clips", VIDEO_DIM]
-    assert dims["video_mask"] == ["batch", "clips"] and dims["words"] == ["batch", "words"]
+    assert dims["video_mask"] == ["batch", "clips"] and dims["query_row"] == ["batch"]
+    assert dims["words"] == dims["word_mask"] == ["queries", "words"]
     lstms = [n for n in proto.graph.node if n.op_type == "LSTM"]
     assert lstms and all(len(n.input) > 4 and n.input[4] for n in lstms)  # input 4 = sequence_lens
     assert not [n.name for n in proto.graph.node if n.op_type == "If"]
+
+
+@pytest.mark.parametrize("batch", [1, 2, LEGACY_BATCH])
+def test_random_inputs_ask_fewer_queries_than_rows_and_every_query(batch: int):
+    inputs = random_inputs(tiny_config("eamat").model, batch, EXAMPLE_CLIPS, MAX_WORDS, torch.Generator())
+    queries = inputs["words"].shape[0]
+    assert queries < batch or queries == batch == 1
+    assert inputs["word_mask"].shape == inputs["word_class"].shape == (queries, MAX_WORDS)
+    assert inputs["query_row"].shape == (batch,) and set(inputs["query_row"].tolist()) == set(range(queries))
+    assert inputs["video_mask"][0].all() and inputs["word_mask"][-1].all()  # the padded sizes are real
+
+
+def test_an_export_from_before_query_row_gets_each_rows_query(exported: Exported, tmp_path):
+    """A file exported before the graphs took ``query_row`` takes one query per row: OnnxGraph picks each row's
+    query for it, and the old graph answers as the new one."""
+    legacy = OnnxGraph(without_query_row(exported.onnx, tmp_path / "legacy.onnx"))
+    assert "query_row" not in legacy.input_names and "words" in legacy.input_names
+    config = tiny_config(exported.name)
+    inputs = random_inputs(config.model, LEGACY_BATCH, MAX_CLIPS, MAX_WORDS, torch.Generator().manual_seed(5))
+    want = OnnxGraph(exported.onnx)(inputs)
+    got = legacy(inputs)
+    assert got.keys() == want.keys()
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, atol=PROB_ATOL, rtol=0, err_msg=name)
 
 
 def test_cli_prints_a_passing_parity_table_export_time_and_latency(exported: Exported):
@@ -102,18 +129,20 @@ def test_metadata_carries_config_and_vocabulary(exported: Exported):
     _, config, vocab = load_trained(exported.checkpoint)
     assert metadata["variant"] == "portable" and metadata["vocab"] == vocab.itos == ITOS
     assert Config.from_dict(metadata["config"]).to_dict() == config.to_dict()
-    expected = ["start_prob", "end_prob", "start_idx", "end_idx", "score", "presence"] + (
+    expected = ["start_prob", "end_prob", "start_idx", "end_idx", "score", "presence", "inner_logits"] + (
         ["path"] if exported.name == "dp" else [])
     assert metadata["outputs"] == expected == [o.name for o in onnx.load(str(exported.onnx)).graph.output]
 
 
 class EchoLogits(nn.Module):
-    """A stand-in model whose start / end logits are video channels 0 / 1 (so a test can place the peaks)."""
+    """A stand-in model whose start / end / inner logits are video channels 0 / 1 / 2 (so a test can place the
+    peaks)."""
 
     config = ModelConfig()  # the network contract (engine.models.spec): it stands in for the default model
 
-    def forward(self, video, video_mask, words, word_mask, word_class=None):
-        return {"start_logits": video[..., 0], "end_logits": video[..., 1], "presence_logits": video[..., 2].amax(-1)}
+    def forward(self, video, video_mask, words, word_mask, word_class=None, query_row=None):
+        return {"start_logits": video[..., 0], "end_logits": video[..., 1], "inner_logits": video[..., 2],
+                "presence_logits": video[..., 2].amax(-1)}
 
 
 def test_span_decoding_in_the_graph_follows_the_length(tmp_path):

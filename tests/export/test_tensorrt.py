@@ -30,6 +30,11 @@ def test_profile_checks_and_clamps():
     assert profile.clamp((16, 40, 3)) == (8, 32, 3)
     assert profile.input_shape("video", "max", VIDEO_DIM) == (8, 32, VIDEO_DIM)
     assert profile.input_shape("word_mask", "opt", VIDEO_DIM) == (1, 8)
+    # the queries range from one for the whole batch to one per row
+    assert profile.input_shape("words", "min", VIDEO_DIM) == (1, 1)
+    assert profile.input_shape("word_class", "max", VIDEO_DIM) == (8, 10)
+    assert [profile.input_shape("query_row", which, VIDEO_DIM) for which in ("min", "opt", "max")] == [(1,), (1,), (8,)]
+    assert ShapeProfile((2, 1, 1), (4, 2, 2), (4, 2, 2)).input_shape("words", "min", VIDEO_DIM) == (1, 1)
     with pytest.raises(ValueError, match="min <= opt <= max"):
         ShapeProfile((1, 1, 1), (1, 64, 8), (8, 32, 10))
     with pytest.raises(ValueError, match="3 sizes >= 1"):

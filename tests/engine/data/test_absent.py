@@ -98,3 +98,34 @@ def test_mixed_windows_move_the_labels_with_the_video(dataset: GroundingDataset)
     assert all(torch.equal(items[i]["video"], again[i]["video"]) for i in range(len(dataset)))  # resumable
     again.set_epoch(1)
     assert any(not torch.equal(items[i]["video"], again[i]["video"]) for i in range(len(dataset)))
+
+
+LOOKALIKE_SENTENCES = {  # video -> its one moment's sentence; a content word is in at most 3 of the 16 (< 20 %)
+    "f": "a person opens the door", "g": "a person closes the door", "h": "a person opens the box",
+    "i": "a person takes the cup", "j": "a person washes the cup", "k": "a person throws the bag",
+    "l": "a person pushes the book", "m": "a person holds the phone", "n": "a person puts the towel",
+    "o": "a person opening the door",  # the same moment in other words: never a look-alike of f's
+    "p": "a person drinks water", "q": "a person eats food", "r": "a person sits on a chair",
+    "s": "a person reads a paper", "t": "a person laughs", "u": "a person sneezes",
+}
+LOOKALIKE_VIDEOS = "".join(LOOKALIKE_SENTENCES)
+
+
+def test_similar_absent_windows_hold_a_look_alike_moment_of_another_video():
+    videos = {v: np.stack([np.full(CLIPS, i), np.arange(CLIPS), np.zeros(CLIPS)], 1).astype(np.float32)
+              for i, v in enumerate(LOOKALIKE_VIDEOS)}
+    samples = [sample(v, sentence, 4.1, 6.9) for v, sentence in LOOKALIKE_SENTENCES.items()]  # clips 4..6
+    dataset = GroundingDataset(samples, ArrayFeatures(videos, WINDOW))
+    items = LongVideoWindows(dataset, 1.0, absent_source="similar")
+    seen = set()
+    for epoch in range(8):
+        items.set_epoch(epoch)
+        item = items[len(dataset)]  # the absent window of f's "a person opens the door"
+        names = [(LOOKALIKE_VIDEOS[int(v)], int(t)) for v, t in item["video"][:, :2].tolist()]
+        assert item["present"] is False and len(names) == WINDOW
+        holding = [v for v in "gh" if all((v, t) in names for t in (4, 5, 6))]
+        assert holding and not {v for v, _ in names} & {"f", "o"}
+        seen.update(holding)
+    assert seen == {"g", "h"}  # the door closed, the box opened; never the door opening in other words
+    lonely = LongVideoWindows(GroundingDataset(samples[4:6], dataset.features), 1.0, absent_source="similar")
+    assert lonely[2]["present"] is False  # no look-alike: other videos' clips, as with absent_source="others"
