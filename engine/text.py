@@ -49,6 +49,9 @@ TAGGER_RESOURCE = "averaged_perceptron_tagger_eng"
 BUNDLED_TAGGER = Path(__file__).resolve().parent / "nltk_data" / "taggers" / TAGGER_RESOURCE
 NLTK_INSTALL = "pip install 'nltk>=3.9'"
 COMMON_WORD_FRACTION = 0.2  # content_words: a stem in more of the sentences names no moment
+CONTENT_TAGS = ("NN", "VB", "JJ")  # content_words: nouns, verbs, adjectives (Penn tag prefixes)
+AUXILIARIES = frozenset({"be", "is", "are", "am", "was", "were", "been", "being", "has", "have", "had", "having",
+                         "do", "does", "did"})
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -161,11 +164,16 @@ def _read_bundled(kind: str) -> Any:
 
 def content_words(sentences: Iterable[str], common_fraction: float = COMMON_WORD_FRACTION
                   ) -> dict[str, frozenset[str]]:
-    """Each distinct sentence's content words: the Porter stems of its alphabetic tokens, less the stems found in
-    more than ``common_fraction`` of the sentences (articles, "person", "the room": words that name no moment).
-    Porter's rules need no NLTK data; irregular forms stay apart ("took" is not "take")."""
+    """Each distinct sentence's content words: the Porter stems of its nouns, verbs and adjectives (the POS
+    tagger's ``NN*`` / ``VB*`` / ``JJ*``; auxiliaries such as "is" / "has" are no action), less the stems found in
+    more than ``common_fraction`` of the sentences ("person", "room": words that name no moment).  Porter's rules
+    need no NLTK data; irregular forms stay apart ("took" is not "take")."""
     stemmer = _nltk().stem.porter.PorterStemmer()
-    stems = {s: frozenset(stemmer.stem(t) for t in tokenize(s) if t.isalpha()) for s in dict.fromkeys(sentences)}
+    stems = {}
+    for sentence in dict.fromkeys(sentences):
+        tagged = pos_tagger().tag(tokenize(sentence, lower=False))
+        stems[sentence] = frozenset(stemmer.stem(word.lower()) for word, tag in tagged
+                                    if tag[:2] in CONTENT_TAGS and word.isalpha() and word.lower() not in AUXILIARIES)
     counts = Counter(stem for words in stems.values() for stem in words)
     common = {stem for stem, n in counts.items() if n > common_fraction * max(len(stems), 1)}
     return {s: words - common for s, words in stems.items()}
