@@ -74,9 +74,9 @@ class LongVideoWindows(Dataset):
             self.moments[sample.video_id, sample.sentence].append((sample.start, sample.end, sample.duration))
             self.sentences[sample.video_id].add(sample.sentence)
         self.videos = list(self.sentences)
-        self.lookalikes: dict[str, list[tuple[str, tuple[float, float, float]]]] = {}
-        if absent_source == "similar":
-            self.lookalikes = similar_moments(self.moments)
+        self.moment_list = [(video_id, span) for (video_id, _), spans in self.moments.items() for span in spans]
+        self.moment_videos = np.array([video_id for video_id, _ in self.moment_list], dtype=object)
+        self.lookalikes = similar_moments(self.moments) if absent_source == "similar" else {}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -112,10 +112,11 @@ class LongVideoWindows(Dataset):
     def _lookalike(self, item: dict[str, Any], own: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """A window of ``max_clips`` clips around a look-alike moment of another video (``own``'s repeats or
         other videos' clips fill it; ``others`` when the query has no look-alike in another video)."""
-        candidates = [m for m in self.lookalikes.get(item["sentence"], ()) if m[0] != item["video_id"]]
-        if not candidates:
+        candidates = self.lookalikes.get(item["sentence"], np.empty(0, np.int32))
+        candidates = candidates[self.moment_videos[candidates] != item["video_id"]]
+        if not len(candidates):
             return self._other_clips(item, self.window, own, rng)
-        video_id, (start, end, duration) = candidates[int(rng.integers(len(candidates)))]
+        video_id, (start, end, duration) = self.moment_list[candidates[int(rng.integers(len(candidates)))]]
         clips = torch.from_numpy(self.dataset.features.load(video_id))
         if clips.shape[0] > self.window:  # a stretch of the look-alike video that holds its moment, if it fits
             first, last = seconds_to_index(start, end, clips.shape[0], duration)
@@ -155,22 +156,24 @@ class LongVideoWindows(Dataset):
         return clips[start:start + count]
 
 
-def similar_moments(moments: dict[tuple[str, str], list[tuple[float, float, float]]]
-                    ) -> dict[str, list[tuple[str, tuple[float, float, float]]]]:
-    """Per sentence, the (video, (start, end, duration)) of every moment whose sentence shares some of its
-    content words but not all (:func:`engine.text.content_words`); a sentence naming all of them is taken for
-    the same moment in other words."""
+def similar_moments(moments: dict[tuple[str, str], list[tuple[float, float, float]]]) -> dict[str, np.ndarray]:
+    """Per sentence, the indices of its look-alike moments in the order of ``moments`` flattened (each key's
+    spans in turn): every moment whose sentence shares some of its content words but not all
+    (:func:`engine.text.content_words`); a sentence naming all of them is taken for the same moment in other
+    words.  Indices (int32), not moments: a Charades-size split has ~2,000 look-alikes per sentence."""
     words = content_words(sentence for _, sentence in moments)
     by_word: dict[str, set[str]] = defaultdict(set)
     for sentence, stems in words.items():
         for stem in stems:
             by_word[stem].add(sentence)
-    by_sentence: dict[str, list[tuple[str, tuple[float, float, float]]]] = defaultdict(list)
-    for (video_id, sentence), spans in moments.items():
-        by_sentence[sentence].extend((video_id, span) for span in spans)
+    by_sentence: dict[str, list[int]] = defaultdict(list)
+    index = 0
+    for (_, sentence), spans in moments.items():
+        by_sentence[sentence].extend(range(index, index + len(spans)))
+        index += len(spans)
     similar = {}
     for sentence, stems in words.items():
         near = set().union(*(by_word[stem] for stem in stems)) if stems else set()
-        similar[sentence] = [moment for other in sorted(near) if not stems <= words[other]
-                             for moment in by_sentence[other]]
+        similar[sentence] = np.fromiter((i for other in sorted(near) if not stems <= words[other]
+                                         for i in by_sentence[other]), dtype=np.int32)
     return similar
