@@ -17,12 +17,14 @@ import torch
 
 from engine.config import Config
 from engine.inference import BaseLocalizer
+from engine.models.spec import per_row
 from engine.text import TextProcessor
 from engine.vocab import Vocabulary
+from export.graph import AXES
 from export.onnx_export import read_onnx_metadata
 
 Inputs = Mapping[str, torch.Tensor | np.ndarray]
-QUERY_INPUTS = ("words", "word_mask", "word_class")  # one row per query, picked per row by query_row
+QUERY_INPUTS = tuple(name for name, axes in AXES.items() if axes[0] == "queries")  # one row per query
 
 
 class ExportedLocalizer(BaseLocalizer):
@@ -114,13 +116,10 @@ def graph_inputs(inputs: Inputs, input_names: Sequence[str]) -> Inputs:
     ``query_row``.  Other graphs, and inputs without ``query_row`` (one query per row already), pass as they are."""
     if "query_row" in input_names or "query_row" not in inputs:
         return inputs
-    rows = torch.as_tensor(inputs["query_row"])
-    per_row = {}
-    for name in QUERY_INPUTS:
-        if name in inputs:
-            queries = torch.as_tensor(inputs[name])
-            per_row[name] = queries.index_select(0, rows.to(queries.device))
-    return {**inputs, **per_row}
+    names = [name for name in QUERY_INPUTS if name in inputs]
+    queries = [torch.as_tensor(inputs[name]) for name in names]
+    rows = torch.as_tensor(inputs["query_row"]).to(queries[0].device)
+    return {**inputs, **dict(zip(names, per_row(rows, *queries), strict=True))}
 
 
 def _as_numpy(value: torch.Tensor | np.ndarray) -> np.ndarray:
