@@ -29,12 +29,15 @@
 #   4 model     ~55 s -> 90 s   --suites model: one training step of EAMAT and of DP, both workloads, bf16, fp32
 #   5 video     ~25 s -> 45 s   python -m bench --plan video --no-compile: seconds of video per second of the I3D
 #                               and C3D recipes' backbones (fp32 eager, bf16 channels-last; decoding where PyAV is)
-#   6 compiled  ~35 s -> 45 s   --suites compiled: torch.compile of the references, priority order, as many
+#   6 hour      ~25 s -> 45 s   python -m bench.hour_latency: one query over an hour of clips (7,200), windows
+#                               batched, reference and fused kernels, the paper presets' EAMAT and DP then the
+#                               synthetic ones (random weights) -> hour_latency.json, rewritten after each model
+#   7 compiled  ~20 s -> 35 s   --suites compiled: torch.compile of the references, priority order, as many
 #                               cases as the limit allows (a kill here is expected and loses nothing)
-#   7 v2-build  ~40 s -> 60 s   v2 alone from here: python -m gpu_run.check --backend triton-v2 (its kernels
+#   8 v2-build  ~40 s -> 60 s   v2 alone from here: python -m gpu_run.check --backend triton-v2 (its kernels
 #                               compiled, its group plans, run fwd+bwd in bf16)
-#   8 v2-tests  ~45 s -> 70 s   tests/kernels/test_ms_lstm_resident.py, each test isolated with a 20 s limit
-#   9 v2-bench  ~30 s -> 50 s   --suites v2: the MS-LSTM cases with triton-v2 next to triton, priority order
+#   9 v2-tests  ~45 s -> 70 s   tests/kernels/test_ms_lstm_resident.py, each test isolated with a 20 s limit
+#  10 v2-bench  ~30 s -> 50 s   --suites v2: the MS-LSTM cases with triton-v2 next to triton, priority order
 #   after each step: the report rebuilt (~2 s, limit 20 s) and the archive packed (~1 s)
 #   total ~7.5 min expected; no step starts past DEADLINE_S (480 s) and each is cut to the time left.
 # Every benchmark step runs its cases through python -m gpu_run.isolation (60 s per case): a case that faults (a
@@ -61,12 +64,12 @@ DEADLINE_S=${DEADLINE_S:-480}
 CASE_LIMIT_S=${CASE_LIMIT_S:-60}
 V2_TEST_LIMIT_S=${V2_TEST_LIMIT_S:-20}
 REPORT_LIMIT_S=20
-QUICK_STEPS=(env tests kernels model video compiled v2-build v2-tests v2-bench)
+QUICK_STEPS=(env tests kernels model video hour compiled v2-build v2-tests v2-bench)
 FULL_STEPS=(env kernel-tests export-tests bench tf32 pytest-bench)
-declare -A EXPECT=([env]=45 [tests]=80 [kernels]=65 [model]=55 [video]=25 [compiled]=35 [v2-build]=40 [v2-tests]=45
-                   [v2-bench]=30)
-declare -A LIMIT=([env]=80 [tests]=110 [kernels]=100 [model]=90 [video]=45 [compiled]=45 [v2-build]=60 [v2-tests]=70
-                  [v2-bench]=50 [kernel-tests]=1800 [export-tests]=1800 [bench]=3600 [tf32]=1800 [pytest-bench]=3600)
+declare -A EXPECT=([env]=45 [tests]=80 [kernels]=65 [model]=55 [video]=25 [hour]=25 [compiled]=20 [v2-build]=40
+                   [v2-tests]=45 [v2-bench]=30)
+declare -A LIMIT=([env]=80 [tests]=110 [kernels]=100 [model]=90 [video]=45 [hour]=45 [compiled]=35 [v2-build]=60
+                  [v2-tests]=70 [v2-bench]=50 [kernel-tests]=1800 [export-tests]=1800 [bench]=3600 [tf32]=1800 [pytest-bench]=3600)
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -78,7 +81,7 @@ for arg in "$@"; do
         -h|--help) usage; exit 0 ;;
         -n|--dry-run) dry_run=1 ;;
         full) mode=full ;;
-        env|tests|kernels|model|video|compiled|v2-build|v2-tests|v2-bench) steps+=("$arg") ;;
+        env|tests|kernels|model|video|hour|compiled|v2-build|v2-tests|v2-bench) steps+=("$arg") ;;
         *) echo "bench/gpu.sh: unknown argument '$arg' (--help lists the steps)" >&2; exit 2 ;;
     esac
 done
@@ -117,6 +120,9 @@ V2_TESTS=(tests/kernels/test_ms_lstm_resident.py)
 BENCH=($PY -m bench --device "$DEVICE" --append --out "$RESULTS" --case-limit "$CASE_LIMIT_S")
 ISOLATED=($PY -m gpu_run.isolation --out "$RESULTS")
 PYTEST=($PY -m pytest -p no:cacheprovider --device "$DEVICE")
+HOUR=($PY -m bench.hour_latency --device "$DEVICE" --json "$RESULTS/hour_latency.json")
+HOUR_PRESETS=(--preset eamat-charades --preset dp-charades --preset synthetic --preset dp-synthetic)
+[ "$DEVICE" = cpu ] && HOUR_PRESETS=(--preset synthetic --clip-seconds 60 --repeats 1)  # the flow, in seconds
 
 tests_command() {  # tests_command PART LIMIT PATH...: each test isolated on a GPU; collected only on the CPU
     local part=$1 limit=$2; shift 2
@@ -134,6 +140,7 @@ command_of() {  # the command line of a step
         tests) tests_command tests "$CASE_LIMIT_S" "${V1_TESTS[@]}" ;;
         kernels|model|compiled) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan gpu-quick --suites $1" ;;
         video) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan video --no-compile" ;;
+        hour) echo "${HOUR[*]} ${HOUR_PRESETS[*]}" ;;
         v2-build) echo "$PY -m gpu_run.check --out $RESULTS --device $DEVICE --backend triton-v2" ;;
         v2-tests) tests_command v2-tests "$V2_TEST_LIMIT_S" "${V2_TESTS[@]}" ;;
         v2-bench) echo "${ISOLATED[*]} --resume-flag=--resume -- ${BENCH[*]} --plan gpu-quick --suites v2" ;;

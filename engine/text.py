@@ -103,8 +103,16 @@ def tag_query(
     tokens = tokenize(sentence, lower=False)[:max_words]
     if not tokens:
         raise ValueError(f"query {sentence!r} has no words")
-    classes = [word_class(tag) for _, tag in pos_tagger().tag(tokens)]
-    tokens = [t.lower() for t in tokens]
+    return classify_words(pos_tagger().tag(tokens), drop_unknown_pos, masked)
+
+
+def classify_words(
+    tagged: Iterable[tuple[str, str]], drop_unknown_pos: bool = True, masked: int | None = None
+) -> tuple[list[str], list[int]]:
+    """Steps 4-5 of the module docstring: (token, Penn tag) pairs -> (lower-cased tokens, word classes)."""
+    tagged = list(tagged)
+    tokens = [token.lower() for token, _ in tagged]
+    classes = [word_class(tag) for _, tag in tagged]
     kept = [i for i, c in enumerate(classes)
             if (c is not None or not drop_unknown_pos) and (masked is None or c != masked)]
     if not kept:  # nothing has a class: keep the query whole rather than empty

@@ -23,7 +23,7 @@ from kernels import backend_names
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu.sh"
-QUICK = ("env", "tests", "kernels", "model", "video", "compiled", "v2-build", "v2-tests", "v2-bench")
+QUICK = ("env", "tests", "kernels", "model", "video", "hour", "compiled", "v2-build", "v2-tests", "v2-bench")
 V2_STEPS = ("v2-build", "v2-tests", "v2-bench")  # the riskiest: last
 BUDGET_S = 480  # the brief: the default run never exceeds ~8 minutes (the script's deadline)
 EXPECTED_S = 450  # ... and is expected to take about 7.5 minutes
@@ -144,3 +144,15 @@ def test_a_stopped_script_still_leaves_its_archive_and_the_running_steps_log(tmp
     _, archive = archived(out)
     assert STARTED in archive.extractfile("cpu/logs/kernels.log").read().decode()
     assert "stopped by a signal" in archive.extractfile("cpu/summary.txt").read().decode()
+
+
+def test_hour_step_leaves_its_figures_in_the_archive(tmp_path) -> None:
+    """The hour step (bench.hour_latency on presets: the GPU machine has no trained run and no NLTK) writes
+    hour_latency.json into the results, and the archive carries it."""
+    results, out = tmp_path / "results" / "cpu", tmp_path / "out"
+    proc = run("hour", DEVICE="cpu", RESULTS=str(results), OUT=str(out), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = json.loads((results / "hour_latency.json").read_text())
+    assert figures["models"]["preset synthetic"]["runtimes"]["PyTorch"]["seconds"] > 0
+    _, archive = archived(out)
+    assert "cpu/hour_latency.json" in archive.getnames()
