@@ -102,15 +102,18 @@ def query_encoding_share(loc: Localizer, features: np.ndarray, repeats: int) -> 
             / timed(lambda: model(**inputs), repeats, loc.device))
 
 
-def hour_of(runtime: BaseLocalizer, features: np.ndarray, repeats: int, batch_size: int | None) -> dict[str, Any]:
+def hour_of(runtime: BaseLocalizer, features: np.ndarray, repeats: int, batch_size: int | None,
+            overlap: float | None) -> dict[str, Any]:
     """Time ``runtime.localize`` of :data:`QUERY` over ``features`` as one hour, under sliding windows."""
     runtime.config.infer.windows = "windows"
     if batch_size:
         runtime.config.infer.batch_size = batch_size
+    if overlap is not None:
+        runtime.config.infer.window_overlap = overlap
     prediction = runtime.localize(features, QUERY, HOUR_S)
     seconds = timed(lambda: runtime.localize(features, QUERY, HOUR_S), repeats, runtime.device)
     return {"seconds": seconds, "windows": prediction.windows, "batch_size": runtime.config.infer.batch_size,
-            "max_clips": runtime.config.data.max_clips}
+            "max_clips": runtime.config.data.max_clips, "overlap": runtime.config.infer.window_overlap}
 
 
 def runtimes_of(loc: Localizer, onnx: Path | None, threads: int) -> dict[str, Callable[[], BaseLocalizer]]:
@@ -148,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-seconds", type=float, default=0.5, help="seconds per clip (default 0.5: 7,200 clips)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads of PyTorch and ONNX Runtime (default 2)")
     parser.add_argument("--batch-size", type=int, help="window rows per forward (default: the run's infer.batch_size)")
+    parser.add_argument("--overlap", type=float, help="window overlap in [0, 1) (default: the run's / preset's "
+                        "infer.window_overlap)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per runtime, after a warm-up (default 3)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.clip_seconds <= 0 or args.threads < 1 or args.repeats < 1 or (args.batch_size or 1) < 1:
         parser.error("--clip-seconds must be > 0, --threads, --repeats and --batch-size >= 1")
+    if args.overlap is not None and not 0.0 <= args.overlap < 1.0:
+        parser.error(f"--overlap must be in [0, 1), got {args.overlap}")
     if args.preset and (args.ckpt or args.onnx):
         parser.error("--preset times random weights: name no --ckpt / --onnx with it")
     try:
@@ -175,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         model = results["models"][label] = {"model": loc.config.model.name, "dim": loc.config.model.dim,
                                             "runtimes": {}}
         for name, ready in runtimes_of(loc, args.onnx, args.threads).items():
-            timing = model["runtimes"][name] = hour_of(ready(), features, args.repeats, args.batch_size)
-            print(f"{label:<24} {name:<23} {clips} clips, {timing['windows']} windows of {timing['max_clips']}, "
+            timing = model["runtimes"][name] = hour_of(ready(), features, args.repeats, args.batch_size,
+                                                              args.overlap)
+            print(f"{label:<24} {name:<23} {clips} clips, {timing['windows']} windows of {timing['max_clips']} "
+                  f"(overlap {timing['overlap']:g}), "
                   f"batches of {timing['batch_size']}: {timing['seconds']:.3f} s", flush=True)
         model["query_encoding_share"] = query_encoding_share(loc, features, args.repeats)
         print(f"{label:<24} query encoding: {100 * model['query_encoding_share']:.1f} % of a batch's PyTorch "

@@ -8,7 +8,8 @@ test videos without the queried event); :mod:`engine.data.long_videos` builds th
 The query is answered through ``engine.Localizer.predict_many`` (the one inference path of every runtime): the
 video as it is; each long video by sliding windows (``infer.windows = windows``) and resampled to ``max_clips``
 clips (``resample``, what a model sees without windows).  Prints R@1 / mIoU of the best span per way and writes
-them as JSON (``--json``).  README "Long videos" quotes the default runs' figures.
+them as JSON (``--json``); ``--overlap`` / ``--no-consensus`` override the checkpoint's ``infer`` options (a run
+made before they changed keeps its own).  README "Long videos" quotes the default runs' figures.
 """
 
 from __future__ import annotations
@@ -43,11 +44,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fillers", nargs="+", choices=FILLERS, default=list(FILLERS),
                         help="what fills a long video before the test video: empty = its own event-free clips, "
                              "events = other test videos without the queried event (default: both)")
+    parser.add_argument("--overlap", type=float,
+                        help="window overlap in [0, 1) (default: the checkpoint's infer.window_overlap)")
+    parser.add_argument("--no-consensus", dest="consensus", action="store_false", default=None,
+                        help="rank by each window's own inner logits (infer.window_consensus=false)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.queries < 1 or min(args.factors) < 1:
         parser.error(f"--queries and --factors must be >= 1, got {args.queries} and {args.factors}")
     loc = Localizer.from_checkpoint(args.ckpt, device="cpu")
+    for key, value in (("window_overlap", args.overlap), ("window_consensus", args.consensus)):
+        if value is not None:
+            setattr(loc.config.infer, key, value)
+    try:
+        loc.config.infer.validate()
+    except ValueError as err:
+        parser.error(str(err))
     try:
         data = synthetic_test_split(loc.config.data)
     except ValueError as err:
@@ -55,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.queries > len(data.moments["test"]):
         parser.error(f"--queries {args.queries}: the checkpoint's test split has {len(data.moments['test'])} videos")
     max_clips = loc.config.data.max_clips
-    print(f"{args.queries} synthetic test queries, {args.ckpt}: R@1 of the best span (%)")
+    infer = loc.config.infer
+    print(f"{args.queries} synthetic test queries, {args.ckpt}: R@1 of the best span (%); windows overlap by "
+          f"{infer.window_overlap:g}, window consensus {'on' if infer.window_consensus else 'off'}")
     print(f"{'':<58}" + "".join(f"{name:>9}" for name in METRIC_NAMES))
     results = {}
 

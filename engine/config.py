@@ -209,7 +209,11 @@ class InferConfig(Section):
     windows: WindowPolicy = option(
         "auto", "videos longer than data.max_clips: windows = sliding windows of max_clips clips, spans merged by "
         "NMS; resample = average-pool to max_clips; auto = windows when longer than 2 x max_clips")
-    window_overlap: float = option(0.25, "fraction of a window shared with the next one, in [0, 1)")
+    window_overlap: float = option(0.5, "fraction of a window shared with the next one, in [0, 1): every clip is "
+                                   "seen by about 1 / (1 - overlap) windows (window_consensus)")
+    window_consensus: bool = option(
+        True, "rank a long video's spans by each clip's lowest inner logit over the windows holding it (a moment "
+        "must look like the query in every window that sees it); false = each window's own logits")
     nms_iou: float = option(0.5, "temporal NMS over the windows' spans: drop a span with IoU >= this with a better one")
     batch_size: int = option(32, "model rows (videos or windows) per forward pass in predict_many / --requests")
 

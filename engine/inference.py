@@ -31,10 +31,18 @@ moment at all.  They enter as log-odds, not as probabilities: confident spans ha
 0.99-0.99998, whose product with P_start x P_end would rank them by P_start x P_end alone.  A runtime without
 the inner logits (an export made before they were one of its outputs) uses its window's presence logit, the
 largest inner logit (:mod:`engine.heads`), the same for all the window's spans; one without either scores
-``P_start x P_end``.  A video that fits one segment gets the segment's ``MIN_CANDIDATES`` (at least ``4 k``)
-best spans by ``P_start x P_end`` ranked by the score; a long video's windows each propose as many, merged by
-the score with NMS.  Without windows the top-k spans are returned as
-they are (no NMS), exactly as the model ranks them.
+``P_start x P_end``.
+
+Window consensus (``infer.window_consensus``, on by default): under windows a clip's inner logit is its lowest
+over all the windows that hold it, for ranking and for the curve.  A window's inner logits are relative to what
+else the window holds (the query-to-video attention is a softmax over the window's clips), so a look-alike of the
+queried moment (same motion, another object) in a window without the moment can look like the best match there;
+the moment itself looks like it in every window that sees it, a look-alike rarely does.  More overlap
+(``infer.window_overlap``) puts every clip in more windows: a stricter consensus, for proportionally more windows.
+
+A video that fits one segment gets the segment's ``MIN_CANDIDATES`` (at least ``4 k``) best spans by
+``P_start x P_end`` ranked by the score; a long video's windows each propose as many, merged by the score with
+NMS.  Without windows the top-k spans are returned as they are (no NMS), exactly as the model ranks them.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import functools
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -117,6 +125,7 @@ class Request:
     nms_iou: float
     warnings: list[str] = field(default_factory=list)
     where: str = "clip features"  # names the features in messages (e.g. their file)
+    window_consensus: bool = True  # windows: rank by each clip's lowest inner logit over its windows
 
 
 @dataclass
@@ -269,7 +278,7 @@ def prepare_request(
         notes.append(f"query {query!r}: none of its words ({' '.join(tokens)}) has a vector in the model's "
                      "vocabulary, so the prediction ignores the query")
     return Request(query, tokens, ids, classes, segments, num_clips, duration, video_clips, k, mode,
-                   config.infer.nms_iou, notes, where)
+                   config.infer.nms_iou, notes, where, config.infer.window_consensus)
 
 
 def batch_inputs(
@@ -353,8 +362,23 @@ def split_rows(outputs: Mapping[str, Any], lengths: Sequence[int], spec: ModelSp
     return rows
 
 
+def window_consensus(request: Request, rows: Sequence[RowOutput], curve: str = "inner") -> list[RowOutput]:
+    """``rows`` with their ``curve`` replaced, on every clip, by its lowest logit over all the windows that hold
+    the clip (module docstring); ``rows`` as they are for a single segment or without the curve."""
+    if len(rows) < 2 or any(curve not in row.curves for row in rows):
+        return list(rows)
+    lowest = torch.full((request.clips,), math.inf)
+    for segment, row in zip(request.segments, rows, strict=True):
+        span = slice(segment.offset, segment.offset + row.curves[curve].shape[0])
+        lowest[span] = torch.minimum(lowest[span], row.curves[curve])
+    return [replace(row, curves={**row.curves, curve: lowest[segment.offset:segment.offset + row.start.shape[0]]})
+            for segment, row in zip(request.segments, rows, strict=True)]
+
+
 def decode_request(request: Request, rows: Sequence[RowOutput]) -> Prediction:
     """The request's spans (module docstring) and curves from the outputs of its segments, in order."""
+    if request.window_consensus:
+        rows = window_consensus(request, rows)
     spc = request.duration / request.clips
     candidates, keys, scores, cut = [], [], [], []
     for segment, row in zip(request.segments, rows, strict=True):

@@ -157,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--windows", choices=WINDOW_CHOICES,
                          help="videos longer than data.max_clips: sliding windows, resampling, or auto (windows\n"
                               "when longer than 2 x max_clips; the default: the checkpoint's infer.windows)")
-    predict.add_argument("--overlap", type=float, help="window overlap, a fraction in [0, 1) (default 0.25)")
+    predict.add_argument("--overlap", type=float,
+                         help="window overlap, a fraction in [0, 1) (default: the checkpoint's infer.window_overlap, "
+                              "0.5 for new runs)")
+    predict.add_argument("--no-consensus", dest="consensus", action="store_false", default=None,
+                         help="rank a long video's spans by each window's own inner logits, not by each clip's "
+                              "lowest over the windows holding it (infer.window_consensus=false)")
     predict.add_argument("--nms-iou", type=float, help="IoU threshold of the NMS merging windows' spans (default 0.5)")
     predict.add_argument("--batch-size", type=int, help="model rows per forward pass with --requests (default 32)")
     predict.add_argument("--device", help="cpu | cuda | cuda:N (default: CUDA when available)")
@@ -308,7 +313,7 @@ def run_predict(args: argparse.Namespace) -> int:
         queries = None if single else read_requests(Path(args.requests))
         localizer = Localizer.from_checkpoint(args.ckpt, args.device, args.kernels)
         for option, key in (("windows", "windows"), ("overlap", "window_overlap"), ("nms_iou", "nms_iou"),
-                            ("batch_size", "batch_size")):
+                            ("consensus", "window_consensus"), ("batch_size", "batch_size")):
             if getattr(args, option) is not None:
                 localizer.config.set(f"infer.{key}", getattr(args, option), f"--{option.replace('_', '-')}")
         localizer.config.infer.validate()

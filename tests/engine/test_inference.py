@@ -78,8 +78,10 @@ def test_long_video_target_in_the_last_window_is_found_by_windows_not_by_resampl
     (start, end, _), *_ = edge_localizer().predict(short, QUERY, MAX_CLIPS * SECONDS_PER_CLIP)
     assert iou((start + offset_s, end + offset_s), truth) > FOUND_IOU
 
-    found = edge_localizer("auto").localize(video, QUERY, duration)
-    assert found.mode == "windows" and found.windows == len(window_offsets(num_clips, MAX_CLIPS, 0.25))
+    localizer = edge_localizer("auto")
+    found = localizer.localize(video, QUERY, duration)
+    overlap = localizer.config.infer.window_overlap
+    assert found.mode == "windows" and found.windows == len(window_offsets(num_clips, MAX_CLIPS, overlap))
     best = found.spans[0]
     assert abs(best[0] - truth[0]) < EXACT and abs(best[1] - truth[1]) < EXACT
     resampled = edge_localizer("resample").localize(video, QUERY, duration)
@@ -138,6 +140,32 @@ def test_a_span_is_ranked_by_the_mean_inner_logit_over_its_clips_plus_its_log_pr
     assert (start, end) == (MAX_CLIPS + 2.0, MAX_CLIPS + 5.0)  # the second window's span
     joint = float(torch.softmax(rows[1].start, 0)[2] * torch.softmax(rows[1].end, 0)[4])
     assert score == pytest.approx(1 / (1 + np.exp(-5.0 - np.log(joint))), rel=1e-9)
+
+
+@pytest.mark.parametrize("consensus", [True, False])
+def test_window_consensus_ranks_by_each_clips_lowest_inner_logit_over_its_windows(consensus: bool):
+    """Two windows sharing half their clips: the first sees a look-alike on shared clips (inner logit +8, a sharp
+    span), the second holds them too and scores them -4, and its own moment, beyond the first window, +5 (a soft
+    span).  The consensus keeps -4 for the look-alike: the moment wins; each window on its own: the look-alike."""
+    half = MAX_CLIPS // 2
+    grid = MAX_CLIPS + half  # 1 s per clip
+    lookalike, moment = (half + 1, half + 3), (MAX_CLIPS + 2, MAX_CLIPS + 4)  # clips on the grid
+    request = dataclasses.replace(request_of([5], [1], [MAX_CLIPS, MAX_CLIPS]), clips=grid, duration=float(grid),
+                                  video_clips=grid, window_consensus=consensus)
+    request.segments[1].offset = half
+    first = peaked_row(MAX_CLIPS, *lookalike, SHARP_PEAK, None)
+    second = peaked_row(MAX_CLIPS, moment[0] - half, moment[1] - half, SOFT_PEAK, None)
+    for row, offset, values in ((first, 0, ((lookalike, 8.0),)), (second, half, ((lookalike, -4.0), (moment, 5.0)))):
+        row.curves["inner"] = torch.full((MAX_CLIPS,), -6.0)
+        for (a, b), value in values:
+            row.curves["inner"][a - offset:b - offset + 1] = value
+    prediction = decode_request(request, [first, second])
+    (start, end, _), = prediction.spans
+    found = moment if consensus else lookalike
+    assert (start, end) == (found[0], found[1] + 1.0)
+    seen = torch.sigmoid(torch.tensor([8.0, -4.0]))  # the curve: the consensus, else the windows' mean
+    curve = prediction.curves["inner"][lookalike[0]:lookalike[1] + 1]
+    assert curve == pytest.approx(float(seen[1] if consensus else seen.mean()))
 
 
 def test_one_window_ranks_its_spans_by_their_probability_whatever_the_presence():

@@ -70,6 +70,11 @@ def test_window_options_change_the_policy(checkpoints, video: Path, capsys):
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["windows"] == 5  # offsets 0, 12, 24, 36, 48
     assert main([*base, "--overlap", "1.5"]) == USAGE_ERROR
     assert "infer.window_overlap" in capsys.readouterr().err
+    assert main([*base, "--no-consensus"]) == 0
+    spans = json.loads(capsys.readouterr().out.splitlines()[-1])["spans"]
+    localizer = Localizer.from_checkpoint(checkpoints["eamat"], device="cpu")
+    localizer.config.infer.window_consensus = False
+    assert [(s["start"], s["end"]) for s in spans] == [w[:2] for w in localizer.predict(np.load(video), QUERY)]
 
 
 @pytest.mark.filterwarnings("ignore::engine.inference.QueryWarning")  # the reference predictions below
