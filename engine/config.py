@@ -85,6 +85,9 @@ class ModelConfig(Section):
     boundary_weight: float = option(1.0, "weight of CE(start) + CE(end)")
     inner_weight: float = option(10.0, "weight of the inner-clip BCE")
     bce_pos_weight: float = option(2.0, "weight of positive clips in the BCE terms")
+    lookalike_weight: float = option(
+        1.0, "weight in the inner BCE of the clips of an absent window's look-alike moment (train.absent_source "
+        "similar; 1 = as any negative clip)")
 
     def validate(self) -> ModelConfig:
         """Checks that involve several fields; returns self."""
@@ -92,6 +95,8 @@ class ModelConfig(Section):
             raise ValueError(f"model.dim must be even (the BiLSTMs have dim/2 units per direction), got {self.dim}")
         if self.dim % self.num_heads:
             raise ValueError(f"model.dim {self.dim} is not divisible by model.num_heads {self.num_heads}")
+        if self.lookalike_weight < 0:
+            raise ValueError(f"model.lookalike_weight must be >= 0, got {self.lookalike_weight}")
         return self
 
 

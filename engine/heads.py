@@ -22,7 +22,10 @@ valid clips, then a mean over samples -- as in the authors' code.
 Rows without the target (``batch["present"]`` False; ``train.absent_fraction``, :mod:`engine.data.absent`)
 have no boundary: their CE terms are left out (the mean is over the rows holding the target), while the
 inner BCE (and a model's per-clip terms against ``y_in``) sees every clip as negative (``y_in = 0``), which is
-what teaches presence.  Without a ``present`` key every row holds its target and the loss is the papers' one.
+what teaches presence.  In the inner BCE the clips of an absent window's look-alike moment (``batch["lookalike"]``,
+:mod:`engine.data.absent`) weigh ``lookalike_weight``: among a window's clips they are few, and they are where a
+long video's wrong answers come from.  Without a ``present`` key every row holds its target and the loss is the
+papers' one.
 """
 
 from __future__ import annotations
@@ -72,10 +75,12 @@ def presence_logits(inner_logits: torch.Tensor, mask: torch.Tensor) -> torch.Ten
     return inner_logits.masked_fill(mask == 0, MASKED_LOGIT).amax(-1)
 
 
-def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, pos_weight: float) -> torch.Tensor:
-    """Mean over samples of the masked mean over clips of BCE-with-logits, positives weighted ``pos_weight``."""
+def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, pos_weight: float,
+                 neg_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over samples of the masked mean over clips of BCE-with-logits, positives weighted ``pos_weight``,
+    negatives ``neg_weights`` (B, T) (1 when None)."""
     valid = (mask != 0).float()
-    weights = torch.where(labels > 0, pos_weight, 1.0)
+    weights = torch.where(labels > 0, pos_weight, 1.0 if neg_weights is None else neg_weights)
     per_clip = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none") * weights
     return ((per_clip * valid).sum(1) / valid.sum(1).clamp(min=1.0)).mean()
 
@@ -94,6 +99,14 @@ def boundary_loss(
     return (per_row * rows).sum() / rows.sum().clamp(min=1.0)
 
 
+def lookalike_weights(batch: dict[str, torch.Tensor], weight: float) -> torch.Tensor | None:
+    """(B, T) negative-clip weights of the inner BCE: ``weight`` on the clips of absent windows' look-alike
+    moments (``batch["lookalike"]``), 1 elsewhere; None when there are none or ``weight`` is 1."""
+    if "lookalike" not in batch or weight == 1.0:
+        return None
+    return 1.0 + (weight - 1.0) * batch["lookalike"].float()
+
+
 def grounding_loss(
     outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: ModelConfig,
     extra: dict[str, tuple[float, torch.Tensor]] | None = None,
@@ -106,7 +119,8 @@ def grounding_loss(
     terms = {
         "boundary": (config.boundary_weight, boundary_loss(
             outputs["start_logits"], outputs["end_logits"], batch["start_idx"], batch["end_idx"], present)),
-        "inner": (config.inner_weight, weighted_bce(outputs["inner_logits"], inner, mask, config.bce_pos_weight)),
+        "inner": (config.inner_weight, weighted_bce(outputs["inner_logits"], inner, mask, config.bce_pos_weight,
+                                                    lookalike_weights(batch, config.lookalike_weight))),
         **(extra or {}),
     }
     total = sum(weight * value for weight, value in terms.values())

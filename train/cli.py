@@ -39,7 +39,7 @@ metrics.json. Multi-GPU: torchrun --nproc_per_node N -m train [options].
 
 EPILOG = """\
 examples:
-  python -m train                                    # synthetic EAMAT run, ~5 min on 2 CPU cores
+  python -m train                                    # synthetic EAMAT run, ~10 min on 2 CPU cores
   python -m train --config dp-charades --set data.features=/data/i3d --set data.annotations=/data/charades
   python -m train --config eamat-tacos --set optim.lr=5e-5 --out runs/tacos
   python -m train --resume runs/tacos                # continue a killed run (same result as uninterrupted)

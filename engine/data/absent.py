@@ -24,8 +24,10 @@ set, where every video holds look-alikes of its own target, about one ``others``
 ``similar`` window in eight.  A sample with fewer than :data:`MIN_ABSENT_CLIPS` clips
 left outside its moments keeps its target (its extra item is a mixed window).
 
-Items carry ``present`` (False for absent windows); :func:`engine.data.dataset.collate` turns it into the
-batch's ``present`` mask and zeroes their inner labels, and :func:`engine.heads.grounding_loss` leaves their
+Items carry ``present`` (False for absent windows) and, in a ``similar`` window, ``lookalike``: the first and
+last clip of its look-alike moment, which ``model.lookalike_weight`` weighs in the inner BCE (the clips a long
+video's wrong answers come from).  :func:`engine.data.dataset.collate` turns them into the batch's ``present``
+and ``lookalike`` masks and zeroes the absent rows' inner labels, and :func:`engine.heads.grounding_loss` leaves their
 boundary terms out.  Which samples give an extra item is fixed by their order (evenly spread); the random
 draws of an item depend only on (``seed``, epoch, index), so a run and its ``--resume`` see the same windows.
 """
@@ -96,34 +98,36 @@ class LongVideoWindows(Dataset):
                 first, last = seconds_to_index(start, end, video.shape[0], duration)
                 keep[first:last + 1] = False
             if int(keep.sum()) >= MIN_ABSENT_CLIPS:
-                window = self._absent_window(item, video[keep], rng)
-                return {**item, "video": window, "start_idx": 0, "end_idx": 0, "present": False}
+                window, lookalike = self._absent_window(item, video[keep], rng)
+                absent = {**item, "video": window, "start_idx": 0, "end_idx": 0, "present": False}
+                return absent if lookalike is None else {**absent, "lookalike": lookalike}
         before, window = self._surround(video, item, rng)
         return {**item, "video": window, "start_idx": item["start_idx"] + before, "end_idx": item["end_idx"] + before}
 
-    def _absent_window(self, item: dict[str, Any], own: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        """The clips of an absent window for ``item`` by ``absent_source`` (``own``: its video, moments cut)."""
+    def _absent_window(self, item: dict[str, Any], own: torch.Tensor, rng: np.random.Generator
+                       ) -> tuple[torch.Tensor, tuple[int, int] | None]:
+        """The clips of an absent window for ``item`` by ``absent_source`` (``own``: its video, moments cut),
+        and the first and last clip of the look-alike moment in it (None without one)."""
         if self.absent_source == "own":
-            return own
+            return own, None
         if self.absent_source == "similar":
             return self._lookalike(item, own, rng)
-        return self._other_clips(item, self.window, own, rng)
+        return self._other_clips(item, self.window, own, rng), None
 
-    def _lookalike(self, item: dict[str, Any], own: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    def _lookalike(self, item: dict[str, Any], own: torch.Tensor, rng: np.random.Generator
+                   ) -> tuple[torch.Tensor, tuple[int, int] | None]:
         """A window of ``max_clips`` clips around a look-alike moment of another video (``own``'s repeats or
-        other videos' clips fill it; ``others`` when the query has no look-alike in another video)."""
+        other videos' clips fill it; ``others`` when the query has no look-alike in another video), and the
+        moment's first and last clip in the window."""
         candidates = self.lookalikes.get(item["sentence"], np.empty(0, np.int32))
         candidates = candidates[self.moment_videos[candidates] != item["video_id"]]
         if not len(candidates):
-            return self._other_clips(item, self.window, own, rng)
+            return self._other_clips(item, self.window, own, rng), None
         video_id, (start, end, duration) = self.moment_list[candidates[int(rng.integers(len(candidates)))]]
         clips = torch.from_numpy(self.dataset.features.load(video_id))
-        if clips.shape[0] > self.window:  # a stretch of the look-alike video that holds its moment, if it fits
-            first, last = seconds_to_index(start, end, clips.shape[0], duration)
-            low, high = max(0, min(first, last + 1 - self.window)), max(0, min(first, clips.shape[0] - self.window))
-            begin = int(rng.integers(low, high + 1))
-            return clips[begin:begin + self.window]
-        return self._surround(clips, item, rng)[1]
+        first, last = seconds_to_index(start, end, clips.shape[0], duration)
+        before, window = self._surround(clips, item, rng)  # loaded clips are at most max_clips: the whole video
+        return window, (before + first, before + last)
 
     def _surround(self, clips: torch.Tensor, item: dict[str, Any], rng: np.random.Generator
                   ) -> tuple[int, torch.Tensor]:

@@ -4,9 +4,9 @@ Batch (COMMON interface): "video" (B,T,dv) float32 | "video_mask" (B,T) bool | "
 "word_mask" (B,N) bool | "word_class" (B,N) int64 | "start_idx", "end_idx" (B,) int64 | "inner" (B,T)
 float32 (1 on clips start_idx..end_idx) | "duration" (B,) float32 | "gt_seconds" (B,2) float32 |
 "num_clips" (B,) int64 | "video_id", "sentence" lists | "present" (B,) bool, only when an item has "present"
-(:mod:`engine.data.absent`: False = a window without its target, whose "inner" is all 0). T and N are the longest
-video / query of the batch;
-padding is zero (<pad> = 0 for words) and masks are prefix masks, True = valid.
+(:mod:`engine.data.absent`: False = a window without its target, whose "inner" is all 0) | "lookalike" (B,T)
+bool, only when an item has "lookalike" (the clips of an absent window's look-alike moment). T and N are the
+longest video / query of the batch; padding is zero (<pad> = 0 for words) and masks are prefix masks, True = valid.
 Labels follow docs/design.md §2.7 on the video's clip count after resampling (``seconds_to_index``).
 """
 
@@ -108,6 +108,9 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
     if any("present" in item for item in items):
         batch["present"] = present
+    if any("lookalike" in item for item in items):  # absent windows' look-alike moments (engine.data.absent)
+        first, last = (torch.tensor([item.get("lookalike", (0, -1))[i] for item in items]) for i in (0, 1))
+        batch["lookalike"] = (clips[None, :] >= first[:, None]) & (clips[None, :] <= last[:, None])
     return batch
 
 

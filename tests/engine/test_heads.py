@@ -141,3 +141,26 @@ def test_rows_without_their_target_have_no_boundary_term_and_all_negative_inner(
     # an absent row's inner BCE is all negative: high inner logits there raise the loss
     hot = {**outputs, "inner_logits": outputs["inner_logits"] + 5.0 * (~present)[:, None]}
     assert grounding_loss(hot, absent, config)[1]["inner"] > parts["inner"]
+
+
+def test_lookalike_clips_weigh_lookalike_weight_in_the_inner_bce():
+    torch.manual_seed(8)
+    batch, config = random_batch(), small_config("eamat").model
+    outputs = {k: torch.randn(4, T).masked_fill(~batch["video_mask"], MASKED_LOGIT) for k in perfect_outputs(batch)}
+    present = torch.tensor([True, False, True, False])
+    lookalike = torch.zeros(4, T, dtype=torch.bool)
+    lookalike[1, 1:3] = True
+    absent = {**batch, "present": present, "inner": batch["inner"] * present[:, None]}
+    marked = {**absent, "lookalike": lookalike}
+    plain = grounding_loss(outputs, absent, config)[1]["inner"]
+    assert grounding_loss(outputs, marked, config)[1]["inner"] == pytest.approx(plain, abs=ATOL)  # weight 1
+    config.lookalike_weight = 5.0
+    want = weighted_bce(outputs["inner_logits"], absent["inner"], batch["video_mask"], config.bce_pos_weight,
+                        1.0 + 4.0 * lookalike.float())
+    got = grounding_loss(outputs, marked, config)[1]["inner"]
+    assert got == pytest.approx(want.item(), abs=ATOL) and got > plain
+    # only the marked clips weigh more: raising an unmarked absent clip's logit costs what it did before
+    hot = {**outputs, "inner_logits": outputs["inner_logits"].clone()}
+    hot["inner_logits"][1, 4] += 3.0
+    assert (grounding_loss(hot, marked, config)[1]["inner"] - got
+            == pytest.approx(grounding_loss(hot, absent, config)[1]["inner"] - plain, abs=ATOL))

@@ -125,7 +125,18 @@ def test_similar_absent_windows_hold_a_look_alike_moment_of_another_video():
         assert item["present"] is False and len(names) == WINDOW
         holding = [v for v in "gh" if all((v, t) in names for t in (4, 5, 6))]
         assert holding and not {v for v, _ in names} & {"f", "o"}
+        first, last = item["lookalike"]
+        assert names[first:last + 1] == [(holding[0], t) for t in (4, 5, 6)]
         seen.update(holding)
     assert seen == {"g", "h"}  # the door closed, the box opened; never the door opening in other words
     lonely = LongVideoWindows(GroundingDataset(samples[4:6], dataset.features), 1.0, absent_source="similar")
     assert lonely[2]["present"] is False  # no look-alike: other videos' clips, as with absent_source="others"
+    assert "lookalike" not in lonely[2]
+
+
+def test_collate_marks_the_look_alike_clips_of_absent_windows_only(dataset: GroundingDataset):
+    absent = {**dataset[4], "present": False, "lookalike": (3, 5)}
+    batch = collate([dataset[0], absent])
+    assert batch["lookalike"][0].sum() == 0
+    assert batch["lookalike"][1].nonzero().squeeze(1).tolist() == [3, 4, 5]
+    assert "lookalike" not in collate([dataset[0], dataset[4]])
