@@ -53,10 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.queries < 1 or min(args.factors) < 1:
         parser.error(f"--queries and --factors must be >= 1, got {args.queries} and {args.factors}")
     loc = Localizer.from_checkpoint(args.ckpt, device="cpu")
-    for key, value in (("window_overlap", args.overlap), ("window_consensus", args.consensus)):
-        if value is not None:
-            setattr(loc.config.infer, key, value)
     try:
+        for key, value, flag in (("window_overlap", args.overlap, "--overlap"),
+                                 ("window_consensus", args.consensus, "--no-consensus")):
+            if value is not None:
+                loc.config.set(f"infer.{key}", value, flag)
         loc.config.infer.validate()
     except ValueError as err:
         parser.error(str(err))
